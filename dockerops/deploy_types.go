@@ -1,0 +1,62 @@
+package dockerops
+
+import "time"
+
+// Deployment statuses (also the outcome label of scar_deployments_total).
+const (
+	DeployRunning          = "running"
+	DeploySuccess          = "success"
+	DeployFailedRolledBack = "failed_rolled_back"
+	DeployRollbackFailed   = "rollback_failed"
+	DeployNothingToDo      = "nothing_to_do"
+)
+
+// Deployment kinds.
+const (
+	KindDeploy   = "deploy"
+	KindRollback = "rollback"
+)
+
+// DeployPlan is what a deploy would do, shown before it runs.
+type DeployPlan struct {
+	Project string   `json:"project"`
+	Added   []string `json:"added"`
+	Changed []string `json:"changed"`
+	Deleted []string `json:"deleted"`
+	// Bytes is the size of the files to copy.
+	Bytes         int64  `json:"bytes"`
+	Rebuild       bool   `json:"rebuild"`
+	RebuildReason string `json:"rebuild_reason,omitempty"`
+	// Services are the Compose services (or plain containers) the deploy applies.
+	Services []string `json:"services"`
+	// Recreate are containers that get a new container; Restart those restarted in place.
+	Recreate []string `json:"recreate"`
+	Restart  []string `json:"restart"`
+}
+
+// Empty reports whether there is nothing to deploy.
+func (p *DeployPlan) Empty() bool {
+	return len(p.Added)+len(p.Changed)+len(p.Deleted) == 0
+}
+
+// Deployment is the record of one deploy or rollback.
+type Deployment struct {
+	ID         string     `json:"id"`
+	Project    string     `json:"project"`
+	Kind       string     `json:"kind"`
+	Who        string     `json:"who"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt time.Time  `json:"finished_at,omitzero"`
+	Status     string     `json:"status"`
+	Plan       DeployPlan `json:"plan"`
+	FailedStep string     `json:"failed_step,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	// Undoes is, for a rollback, the id of the deploy it undid.
+	Undoes string `json:"undoes,omitempty"`
+	// LogTail holds the failing container's last log lines when a deploy failed.
+	LogTail []string `json:"log_tail,omitempty"`
+	Events  []Event  `json:"events,omitempty"`
+}
+
+// Done reports whether the deployment has finished.
+func (d *Deployment) Done() bool { return d.Status != DeployRunning }

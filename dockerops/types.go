@@ -1,0 +1,117 @@
+package dockerops
+
+import "time"
+
+// Actor is who asked for an operation: a Telegram user or an API token.
+type Actor struct {
+	// Name is what history, audit and busy messages show, e.g. "telegram:42 (@sam)" or "api:ci".
+	Name string `json:"name"`
+	// Source is where the request came from: a chat id or a client IP.
+	Source string `json:"source,omitempty"`
+}
+
+// Health values of a container.
+const (
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+	HealthStarting  = "starting"
+	HealthNone      = "none"
+)
+
+// StateNotFound is the state of a listed container that does not exist.
+const StateNotFound = "not_found"
+
+// ContainerStatus is one container's state in a status answer.
+type ContainerStatus struct {
+	Name          string    `json:"name"`
+	ID            string    `json:"id,omitempty"`
+	Service       string    `json:"service,omitempty"`
+	State         string    `json:"state"` // running, exited, restarting, paused, created, dead, not_found
+	Health        string    `json:"health"`
+	StartedAt     time.Time `json:"started_at,omitzero"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	RestartCount  int       `json:"restart_count"`
+	ExitCode      int       `json:"exit_code"`
+	Ports         []string  `json:"ports"` // "8001→8000/tcp"
+	Image         string    `json:"image,omitempty"`
+	ImageID       string    `json:"image_id,omitempty"`
+	Primary       bool      `json:"primary"`
+}
+
+// ProjectStatus is the answer of Status.
+type ProjectStatus struct {
+	Project        string            `json:"project"`
+	Workspace      string            `json:"workspace"`
+	Production     string            `json:"production"`
+	ComposeProject string            `json:"compose_project,omitempty"`
+	Containers     []ContainerStatus `json:"containers"`
+	// PendingChanges is true when the workspace has files that differ from production.
+	PendingChanges bool      `json:"pending_changes"`
+	CheckedAt      time.Time `json:"checked_at"`
+}
+
+// Log limits.
+const (
+	DefaultLogLines = 50
+	MaxLogLines     = 5000
+)
+
+// LogsRequest selects log lines. Zero values mean: primary container, 50 lines, no filter.
+type LogsRequest struct {
+	Container string
+	Lines     int
+	// Since is a duration ("15m") or an RFC 3339 time.
+	Since string
+	// Grep keeps lines containing it, case-insensitively.
+	Grep string
+}
+
+// LogLine is one line of a container's output.
+type LogLine struct {
+	Time   time.Time `json:"time,omitzero"`
+	Stream string    `json:"stream"` // stdout, stderr, or tty
+	Text   string    `json:"text"`
+}
+
+// LogsResult is the answer of Logs.
+type LogsResult struct {
+	Project   string    `json:"project"`
+	Container string    `json:"container"`
+	Lines     []LogLine `json:"lines"`
+}
+
+// RestartRequest names the containers to restart; empty means all of the project's.
+type RestartRequest struct {
+	Containers []string `json:"containers,omitempty"`
+}
+
+// ContainerResult is what happened to one container in a restart, deploy or rollback.
+type ContainerResult struct {
+	Name       string  `json:"name"`
+	OK         bool    `json:"ok"`
+	State      string  `json:"state"`
+	Health     string  `json:"health"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// RestartResult is the answer of Restart.
+type RestartResult struct {
+	Project    string            `json:"project"`
+	OK         bool              `json:"ok"`
+	Containers []ContainerResult `json:"containers"`
+	DurationMS float64           `json:"duration_ms"`
+}
+
+// Event is one step of a long operation, reported as it happens.
+type Event struct {
+	Time      time.Time `json:"time"`
+	Stage     string    `json:"stage"` // restart: "restart"; deploy: plan, backup, sync, build, apply, health, done, rollback
+	Container string    `json:"container,omitempty"`
+	Message   string    `json:"message"`
+	// Result is set when a container has finished its step.
+	Result *ContainerResult `json:"result,omitempty"`
+}
+
+// Progress receives events of a running operation. It must not block for long.
+type Progress func(Event)

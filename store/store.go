@@ -1,0 +1,152 @@
+// Package store is scar's state: a SQLite database (pure Go, WAL mode) in the state
+// directory holding deploy history and events, the audit log, processed Telegram update
+// ids and deploy journals. Schema changes are numbered migrations run at Open.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DB is the state database.
+type DB struct {
+	db *sql.DB
+}
+
+// FileName is the database's name inside the state directory.
+const FileName = "scar.db"
+
+// migrations are applied in order; each runs once, recorded in schema_migrations.
+// Append only: never edit a migration that has shipped.
+var migrations = []string{
+	// 1: deploy history, events, audit log, Telegram update ids, deploy journals.
+	`CREATE TABLE deployments (
+		id TEXT PRIMARY KEY,
+		project TEXT NOT NULL,
+		kind TEXT NOT NULL,            -- deploy | rollback
+		who TEXT NOT NULL,
+		started_at INTEGER NOT NULL,   -- unix nanoseconds
+		finished_at INTEGER,
+		status TEXT NOT NULL,          -- running | success | failed_rolled_back | rollback_failed | nothing_to_do
+		plan TEXT NOT NULL DEFAULT '{}',
+		failed_step TEXT NOT NULL DEFAULT '',
+		error TEXT NOT NULL DEFAULT '',
+		undoes TEXT NOT NULL DEFAULT '' -- for a rollback: the deploy it undoes
+	);
+	CREATE INDEX deployments_project ON deployments(project, started_at);
+	CREATE TABLE deployment_events (
+		deployment_id TEXT NOT NULL REFERENCES deployments(id),
+		at INTEGER NOT NULL,
+		stage TEXT NOT NULL,
+		message TEXT NOT NULL
+	);
+	CREATE INDEX deployment_events_id ON deployment_events(deployment_id, at);
+	CREATE TABLE audit (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		at INTEGER NOT NULL,
+		who TEXT NOT NULL,
+		source TEXT NOT NULL,
+		action TEXT NOT NULL,
+		project TEXT NOT NULL DEFAULT '',
+		outcome TEXT NOT NULL,
+		detail TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX audit_at ON audit(at);
+	CREATE TABLE telegram_updates (
+		update_id INTEGER PRIMARY KEY,
+		at INTEGER NOT NULL
+	);
+	CREATE TABLE journal (
+		deploy_id TEXT PRIMARY KEY,
+		project TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		data TEXT NOT NULL
+	);`,
+}
+
+// Open opens (creating if needed) the database in dir and applies pending migrations.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create state dir %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// One writer at a time is what SQLite allows; a single connection also makes
+	// the pragmas apply everywhere and keeps writes ordered.
+	sqldb.SetMaxOpenConns(1)
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db := &DB{db: sqldb}
+	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// SchemaVersion returns the number of applied migrations.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("store: read schema version: %w", err)
+	}
+	return v, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: create schema_migrations: %w", err)
+	}
+	current, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("store: database schema version %d is newer than this scar knows (%d)", current, len(migrations))
+	}
+	for i := current; i < len(migrations); i++ {
+		version := i + 1
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, strftime('%s','now'))`, version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a transaction, committing when it returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
