@@ -1,0 +1,151 @@
+// Command app is the example service of scar's demo project and the container that
+// scar's Docker tests run. It is built static (CGO_ENABLED=0) so that it runs in a
+// FROM scratch image, which has no shell and no curl: the image's HEALTHCHECK runs
+// this same binary with -healthcheck.
+//
+// Environment:
+//
+//	PORT            listen port (8000)
+//	VERSION         served on / when there is no content file
+//	CONTENT_FILE    file whose text / serves (/srv/index.txt)
+//	UNHEALTHY       "1": /health answers 500
+//	UNHEALTHY_FILE  while this file exists, /health answers 500
+//	LOG_LINES       numbered lines written at start to stdout and to stderr (5)
+//	EXIT_AT_START   "1": exit at once with code 3
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "app:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError asks main to exit with a code and print nothing more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("app", flag.ContinueOnError)
+	healthcheck := fs.Bool("healthcheck", false, "GET /health on the local server and exit 0 when it answers 200")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	port := getenv("PORT")
+	if port == "" {
+		port = "8000"
+	}
+	if *healthcheck {
+		return probe(port)
+	}
+
+	if getenv("EXIT_AT_START") == "1" {
+		fmt.Fprintln(stderr, "exiting at start as EXIT_AT_START=1 asks")
+		return exitError{code: 3}
+	}
+	lines := 5
+	if v := getenv("LOG_LINES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("LOG_LINES=%q: want a count", v)
+		}
+		lines = n
+	}
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(stdout, "stdout line %d\n", i)
+		fmt.Fprintf(stderr, "stderr line %d\n", i)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return serve(ctx, net.JoinHostPort("", port), newHandler(getenv))
+}
+
+func newHandler(getenv func(string) string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if unhealthy(getenv) {
+			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		path := getenv("CONTENT_FILE")
+		if path == "" {
+			path = "/srv/index.txt"
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			w.Write(b)
+			return
+		}
+		io.WriteString(w, getenv("VERSION"))
+	})
+	return mux
+}
+
+func unhealthy(getenv func(string) string) bool {
+	if getenv("UNHEALTHY") == "1" {
+		return true
+	}
+	if f := getenv("UNHEALTHY_FILE"); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// serve runs until ctx ends, then shuts down within a second so that a restart of
+// the container does not wait for Docker's stop timeout.
+func serve(ctx context.Context, addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 900*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return srv.Close()
+	}
+	return nil
+}
+
+func probe(port string) error {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://127.0.0.1:" + port + "/health")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s", resp.Status)
+	}
+	return nil
+}
