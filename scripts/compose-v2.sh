@@ -19,6 +19,7 @@ mkdir -p "$build_dir" "$plugin_dir"
 cd "$build_dir"
 [ -f go.mod ] || go mod init composebuild >/dev/null 2>&1
 go get "github.com/docker/compose/v2/cmd@${version}"
-go mod tidy
-go build -trimpath -o "$plugin_dir/docker-compose" github.com/docker/compose/v2/cmd
+ldflags="-X github.com/docker/compose/v2/internal.Version=${version}"
+go build -mod=mod -trimpath -ldflags "$ldflags" -o "$plugin_dir/docker-compose" github.com/docker/compose/v2/cmd
+
 echo "compose-v2: $(docker compose version)"
