@@ -1,0 +1,127 @@
+// Package api is scar's HTTP surface: the REST API under /api/v1, the health, readiness
+// and metrics endpoints, and the mount point of the Telegram webhook. Handlers are thin:
+// each turns a request into one dockerops call and its result into JSON.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/metrics"
+	"github.com/scar-dev/scar/projects"
+	"github.com/scar-dev/scar/store"
+)
+
+// Operations are the dockerops calls the REST API makes.
+type Operations interface {
+	Status(ctx context.Context, project string) (*dockerops.ProjectStatus, error)
+	Logs(ctx context.Context, project string, req dockerops.LogsRequest) (*dockerops.LogsResult, error)
+	Restart(ctx context.Context, project string, req dockerops.RestartRequest, who dockerops.Actor, progress dockerops.Progress) (*dockerops.RestartResult, error)
+	PlanDeploy(ctx context.Context, project string) (*dockerops.DeployPlan, error)
+	Deploy(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
+	Rollback(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
+	History(ctx context.Context, project string, limit int) ([]dockerops.Deployment, error)
+	Deployment(ctx context.Context, id string) (*dockerops.Deployment, error)
+}
+
+// Projects lists the configured projects.
+type Projects interface {
+	Current() *projects.Config
+}
+
+// Auditor records and reads the audit log.
+type Auditor interface {
+	RecordAudit(ctx context.Context, e store.AuditEntry) error
+	Audit(ctx context.Context, project string, since time.Time, limit int) ([]store.AuditEntry, error)
+}
+
+// Deps is everything the HTTP server needs, built in cmd/scar.
+type Deps struct {
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Ops      Operations
+	Projects Projects
+	Audit    Auditor
+	Tokens   *Tokens
+	// Ready answers nil when scar can serve: Docker answers and a config is loaded.
+	Ready func(ctx context.Context) error
+	// MetricsHandler serves /metrics.
+	MetricsHandler http.Handler
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Webhook, when not nil, is mounted at WebhookPath (outside /api/v1 and its tokens:
+	// it checks Telegram's secret itself).
+	Webhook     http.Handler
+	WebhookPath string
+	// MaxBodyBytes caps request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// NewServer returns scar's whole HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(clientIP(d.TrustedProxies))
+	r.Use(logRequests(d.Logger, d.Metrics))
+	r.Use(recoverPanics(d.Logger))
+	r.Use(limitBody(d.MaxBodyBytes))
+
+	r.Get("/healthz", handleHealthz())                     // process alive
+	r.Get("/readyz", handleReadyz(d.Ready))                // Docker answers and config loaded
+	r.Method(http.MethodGet, "/metrics", d.MetricsHandler) // Prometheus
+	if d.Webhook != nil {
+		r.Method(http.MethodPost, d.WebhookPath, d.Webhook) // Telegram updates
+	}
+	r.Mount("/api/v1", v1Routes(d))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+	})
+	return r
+}
+
+// v1Routes is the REST API; every route needs a bearer token, writes a full one.
+func v1Routes(d Deps) chi.Router {
+	r := chi.NewRouter()
+	r.Use(requireToken(d.Tokens))
+	r.Get("/projects", handleProjects(d.Projects))                                           // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, d.Audit))                        // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, d.Audit))                            // logs, JSON or text/plain
+	r.With(requireFull).Post("/projects/{project}/restart", handleRestart(d.Ops, d.Audit))   // restart all or named containers
+	r.With(requireFull).Post("/projects/{project}/deploy", handleDeploy(d.Ops, d.Audit))     // plan (dry_run) or start a deploy
+	r.With(requireFull).Post("/projects/{project}/rollback", handleRollback(d.Ops, d.Audit)) // undo the last deploy
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops))                           // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                      // one deploy with its events
+	r.With(requireFull).Get("/audit", handleAudit(d.Audit))                                  // the audit log
+	return r
+}
+
+func handleHealthz() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+}
+
+func handleReadyz(ready func(context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/mymmrac/telego"
+
+	"github.com/scar-dev/scar/projects"
+)
+
+// check validates what serve would use and prints one line per check. It returns an
+// error, so the exit code is non-zero, when any check fails.
+func check(ctx context.Context, environ []string, out io.Writer) error {
+	failed := 0
+	report := func(name string, err error, ok string) {
+		if err != nil {
+			failed++
+			fmt.Fprintf(out, "FAIL  %-13s %v\n", name, err)
+			return
+		}
+		fmt.Fprintf(out, "ok    %-13s %s\n", name, ok)
+	}
+
+	cfg, err := loadConfig(environ)
+	report("environment", err, "all SCAR_* variables valid")
+	if err != nil {
+		return errors.New("check failed")
+	}
+
+	cfgProjects, err := projects.Load(cfg.ProjectsFile)
+	if err == nil {
+		cfgProjects, err = cfgProjects.WithDefault(cfg.DefaultProject)
+	}
+	if err != nil {
+		report("projects file", err, "")
+	} else {
+		def := cfgProjects.Default()
+		if def == "" {
+			def = "none (commands must name a project)"
+		}
+		report("projects file", nil, fmt.Sprintf("%s: %d project(s) %v, default %s", cfg.ProjectsFile, len(cfgProjects.Names()), cfgProjects.Names(), def))
+		for _, p := range cfgProjects.All() {
+			report("project "+p.Name, checkDirs(p), fmt.Sprintf("workspace %s, production %s", p.Workspace, p.Production))
+		}
+	}
+
+	report("state dir", checkWritable(cfg.StateDir), cfg.StateDir+" is writable")
+
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	dockerInfo, err := pingDocker(pingCtx)
+	report("docker", err, dockerInfo)
+
+	if cfg.TelegramToken != "" {
+		name, err := telegramGetMe(pingCtx, cfg)
+		report("telegram", err, "bot @"+name+" answers getMe ("+cfg.TelegramMode+" mode)")
+	} else {
+		fmt.Fprintf(out, "skip  %-13s SCAR_TELEGRAM_TOKEN is not set: Telegram is off\n", "telegram")
+	}
+
+	if failed > 0 {
+		return fmt.Errorf("check failed: %d problem(s)", failed)
+	}
+	fmt.Fprintln(out, "all checks passed")
+	return nil
+}
+
+func checkDirs(p *projects.Project) error {
+	var errs []error
+	for _, dir := range []struct{ key, path string }{{"workspace", p.Workspace}, {"production", p.Production}} {
+		fi, err := os.Stat(dir.path)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", dir.key, err))
+		case !fi.IsDir():
+			errs = append(errs, fmt.Errorf("%s: %s is not a directory", dir.key, dir.path))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".scar-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(filepath.Clean(f.Name()))
+}
+
+func pingDocker(ctx context.Context) (string, error) {
+	docker, err := client.New(client.FromEnv)
+	if err != nil {
+		return "", err
+	}
+	defer docker.Close()
+	v, err := docker.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%s does not answer: %w", docker.DaemonHost(), err)
+	}
+	return fmt.Sprintf("%s answers: Engine %s, API %s", docker.DaemonHost(), v.Version, v.APIVersion), nil
+}
+
+func telegramGetMe(ctx context.Context, cfg *config) (string, error) {
+	bot, err := telego.NewBot(cfg.TelegramToken, telego.WithAPIServer(cfg.TelegramAPIURL), telego.WithDiscardLogger())
+	if err != nil {
+		return "", err
+	}
+	me, err := bot.GetMe(ctx)
+	if err != nil {
+		return "", err
+	}
+	return me.Username, nil
+}

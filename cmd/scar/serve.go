@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scar-dev/scar/api"
+	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/metrics"
+	"github.com/scar-dev/scar/projects"
+	"github.com/scar-dev/scar/store"
+)
+
+// shutdownGrace is how long running requests and deploys get to finish or reach a safe
+// point after SIGINT/SIGTERM; a deploy still running then is rolled back.
+const shutdownGrace = 30 * time.Second
+
+// serve builds every dependency and serves until ctx ends.
+func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
+	logger := newLogger(cfg.LogFormat, logOut)
+
+	projectStore, err := projects.NewStore(cfg.ProjectsFile, cfg.DefaultProject, logger)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	docker, err := client.New(client.FromEnv, client.WithUserAgent("scar/"+version))
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer docker.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg, version)
+
+	ops := dockerops.New(docker, projectStore, m, logger,
+		dockerops.WithState(db, cfg.StateDir),
+		dockerops.WithComposeCommand(cfg.ComposeCommand),
+	)
+	// A deploy that a crash cut short is undone before anything else runs.
+	if err := ops.Recover(ctx); err != nil {
+		logger.Error("recovering interrupted deploys", slog.Any("error", err))
+	}
+
+	tokens, generated := apiTokens(cfg)
+	if generated != "" {
+		logger.Warn("no SCAR_API_TOKENS or SCAR_API_READ_TOKENS set: generated a full-access token for this run; set SCAR_API_TOKENS to keep one",
+			slog.String("token", generated))
+	}
+
+	bot, err := newTelegram(ctx, cfg, ops, projectStore, db, m, logger)
+	if err != nil {
+		return err
+	}
+
+	deps := api.Deps{
+		Logger:         logger,
+		Metrics:        m,
+		Ops:            ops,
+		Projects:       projectStore,
+		Audit:          db,
+		Tokens:         tokens,
+		Ready:          readiness(ops, projectStore),
+		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		TrustedProxies: cfg.trustedPrefixes,
+	}
+	if bot != nil && cfg.TelegramMode == "webhook" {
+		deps.Webhook, deps.WebhookPath = bot.WebhookHandler(), cfg.TelegramWebhookPath
+	}
+	srv := &http.Server{
+		Handler:           api.NewServer(deps),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute, // a restart extends its own deadline
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SCAR_LISTEN_ADDR): %w", cfg.ListenAddr, err)
+	}
+	logger.Info("scar serving", slog.String("version", version), slog.String("addr", ln.Addr().String()),
+		slog.String("projects_file", cfg.ProjectsFile), slog.Any("projects", projectStore.Names()),
+		slog.Bool("telegram", bot != nil), slog.String("telegram_mode", cfg.TelegramMode))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	go projectStore.Watch(ctx, 2*time.Second)
+	go reloadOnHangup(ctx, projectStore, logger)
+	if bot != nil {
+		if err := bot.Start(ctx); err != nil {
+			logger.Error("telegram start", slog.Any("error", err))
+		}
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", slog.Duration("grace", shutdownGrace))
+	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if bot != nil {
+		bot.Shutdown(graceCtx)
+	}
+	if err := srv.Shutdown(graceCtx); err != nil {
+		logger.Warn("http shutdown", slog.Any("error", err))
+	}
+	ops.Shutdown(graceCtx)
+	logger.Info("stopped")
+	return nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// apiTokens builds the token set. The API is never open: with no token configured, a
+// random full token is made for this run and returned to be shown once.
+func apiTokens(cfg *config) (*api.Tokens, string) {
+	if len(cfg.APITokens)+len(cfg.APIReadTokens) > 0 {
+		return api.NewTokens(cfg.APITokens, cfg.APIReadTokens), ""
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	return api.NewTokens([]string{token}, nil), token
+}
+
+// readiness is /readyz: a config is loaded and Docker answers.
+func readiness(ops *dockerops.Service, ps *projects.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if ps.Current() == nil {
+			return errors.New("no projects file loaded")
+		}
+		return ops.Ping(ctx)
+	}
+}
+
+// reloadOnHangup reloads the projects file on SIGHUP; a bad file keeps the last good one.
+func reloadOnHangup(ctx context.Context, ps *projects.Store, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := ps.Reload(); err == nil {
+				logger.Info("projects file reloaded on SIGHUP")
+			}
+		}
+	}
+}
