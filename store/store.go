@@ -67,6 +67,9 @@ var migrations = []string{
 		created_at INTEGER NOT NULL,
 		data TEXT NOT NULL
 	);`,
+	// 2: the failing container's log tail on a deploy, and the container of an event.
+	`ALTER TABLE deployments ADD COLUMN log_tail TEXT NOT NULL DEFAULT '';
+	ALTER TABLE deployment_events ADD COLUMN container TEXT NOT NULL DEFAULT '';`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.
