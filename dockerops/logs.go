@@ -1,0 +1,159 @@
+package dockerops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/scar-dev/scar/projects"
+)
+
+// grepScanLines is how far back a grep looks: the engine sends at most this many of
+// the newest lines and the matches among them are kept, the last N of them in a
+// ring, so memory stays bounded by N whatever the log's size.
+const grepScanLines = 100_000
+
+// logQuery is a validated LogsRequest.
+type logQuery struct {
+	lines int
+	since time.Time
+	grep  string
+}
+
+// Logs returns the last lines of the project's primary container, or of the
+// container named in req (a container name or Compose service), oldest first.
+func (s *Service) Logs(ctx context.Context, project string, req LogsRequest) (*LogsResult, error) {
+	done := s.track(OpLogs)
+	p, err := s.projects.Resolve(project)
+	if err != nil {
+		done("", true)
+		return nil, err
+	}
+	res, err := s.logs(ctx, p, req)
+	done(p.Name, err != nil)
+	return res, err
+}
+
+func (s *Service) logs(ctx context.Context, p *projects.Project, req LogsRequest) (*LogsResult, error) {
+	q, err := parseLogsRequest(req, s.now())
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.members(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
+	}
+	m, err := logTarget(ms, req.Container)
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
+	}
+	lines, err := s.readLogs(ctx, m.summary.ID, q)
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %s: %w", p.Name, m.name, err)
+	}
+	return &LogsResult{Project: p.Name, Container: m.name, Lines: lines}, nil
+}
+
+func parseLogsRequest(req LogsRequest, now time.Time) (logQuery, error) {
+	q := logQuery{lines: req.Lines, grep: req.Grep}
+	if q.lines == 0 {
+		q.lines = DefaultLogLines
+	}
+	if q.lines < 1 || q.lines > MaxLogLines {
+		return q, badInput("lines must be between 1 and %d, got %d", MaxLogLines, req.Lines)
+	}
+	if req.Since == "" {
+		return q, nil
+	}
+	if d, err := time.ParseDuration(req.Since); err == nil {
+		if d <= 0 {
+			return q, badInput("since %q: the duration must be positive", req.Since)
+		}
+		q.since = now.Add(-d)
+		return q, nil
+	}
+	t, err := time.Parse(time.RFC3339, req.Since)
+	if err != nil {
+		return q, badInput("since %q: want a duration such as 15m or an RFC 3339 time such as 2006-01-02T15:04:05Z", req.Since)
+	}
+	q.since = t
+	return q, nil
+}
+
+// logTarget is the member named by name, else the primary one.
+func logTarget(ms []*member, name string) (*member, error) {
+	for _, m := range ms {
+		if (name == "" && m.primary) || (name != "" && m.matches(name)) {
+			if !m.found() {
+				return nil, fmt.Errorf("container %q: %w", m.name, ErrNotFound)
+			}
+			return m, nil
+		}
+	}
+	if name == "" {
+		return nil, fmt.Errorf("no containers: %w", ErrNotFound)
+	}
+	return nil, fmt.Errorf("container %q: %w", name, ErrNotFound)
+}
+
+// readLogs asks the engine for the log and, at the same time, inspects the
+// container: a TTY container's log is one raw stream, any other's is multiplexed.
+func (s *Service) readLogs(ctx context.Context, id string, q logQuery) ([]LogLine, error) {
+	type inspected struct {
+		c   *container.InspectResponse
+		err error
+	}
+	tty := make(chan inspected, 1)
+	go func() {
+		c, err := s.inspect(ctx, id)
+		tty <- inspected{c, err}
+	}()
+
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: strconv.Itoa(q.lines)}
+	if q.grep != "" {
+		opts.Tail = strconv.Itoa(grepScanLines)
+	}
+	if !q.since.IsZero() {
+		opts.Since = fmt.Sprintf("%d.%09d", q.since.Unix(), q.since.Nanosecond())
+	}
+	rc, err := s.docker.ContainerLogs(ctx, id, opts)
+	in := <-tty
+	if err != nil {
+		return nil, notFound(engineError(err))
+	}
+	defer rc.Close()
+	if in.err != nil {
+		return nil, notFound(in.err)
+	}
+
+	col := newLogCollector(q.lines, q.grep)
+	if in.c.Config != nil && in.c.Config.Tty {
+		w := col.writer(streamTTY)
+		if _, err := io.Copy(w, rc); err != nil {
+			return nil, engineError(err)
+		}
+		w.flush()
+	} else {
+		stdout, stderr := col.writer(streamStdout), col.writer(streamStderr)
+		if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil {
+			return nil, engineError(err)
+		}
+		stdout.flush()
+		stderr.flush()
+	}
+	return col.result(), nil
+}
+
+// notFound makes the engine's "no such container" match ErrNotFound.
+func notFound(err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}

@@ -1,0 +1,271 @@
+package dockerops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/scar-dev/scar/projects"
+)
+
+// Restart restarts the project's containers, or those named in req (container names
+// or Compose services), and waits until each runs and, where it has a health check,
+// is healthy, for at most the project's health_timeout. Containers restart
+// concurrently, except that one whose Compose depends_on label names another service
+// being restarted waits until that service is back. A container that does not come
+// back is reported in its result, not as an error of the call; the call fails when
+// the project is busy (*BusyError), a named container is unknown (ErrNotFound) or
+// the engine does not answer (ErrDockerUnavailable). progress, if not nil, receives
+// an event as each container starts and ends; calls to it are serialized.
+func (s *Service) Restart(ctx context.Context, project string, req RestartRequest, who Actor, progress Progress) (*RestartResult, error) {
+	done := s.track(OpRestart)
+	p, err := s.projects.Resolve(project)
+	if err != nil {
+		done("", true)
+		return nil, err
+	}
+	res, err := s.restart(ctx, p, req, who, progress)
+	done(p.Name, err != nil || !res.OK)
+	return res, err
+}
+
+func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartRequest, who Actor, progress Progress) (*RestartResult, error) {
+	unlock, err := s.locks.TryLock(p.Name, OpRestart, who)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	start := time.Now()
+	ms, err := s.members(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("restart %s: %w", p.Name, err)
+	}
+	targets, err := choose(p.Name, ms, req.Containers)
+	if err != nil {
+		return nil, fmt.Errorf("restart %s: %w", p.Name, err)
+	}
+	timeout := p.HealthTimeout
+	if timeout <= 0 {
+		timeout = projects.DefaultHealthTimeout
+	}
+
+	report := serialize(progress)
+	deps, cyclic := dependencies(targets)
+	if cyclic {
+		s.logger.WarnContext(ctx, "depends_on labels form a cycle; restarting without order", "project", p.Name)
+	}
+	finished := make([]chan struct{}, len(targets))
+	for i := range finished {
+		finished[i] = make(chan struct{})
+	}
+	results := make([]ContainerResult, len(targets))
+	var wg sync.WaitGroup
+	for i, m := range targets {
+		wg.Go(func() {
+			defer close(finished[i])
+			for _, d := range deps[i] {
+				select {
+				case <-finished[d]:
+				case <-ctx.Done():
+				}
+			}
+			report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: "restarting"})
+			r := s.restartOne(ctx, m, timeout)
+			results[i] = r
+			report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: resultMessage(r), Result: &r})
+		})
+	}
+	wg.Wait()
+
+	res := &RestartResult{Project: p.Name, OK: true, Containers: results, DurationMS: millis(time.Since(start))}
+	for _, r := range results {
+		res.OK = res.OK && r.OK
+	}
+	return res, nil
+}
+
+// restartOne restarts one container and waits for it to be back.
+func (s *Service) restartOne(ctx context.Context, m *member, timeout time.Duration) ContainerResult {
+	start := time.Now()
+	r := ContainerResult{Name: m.name, State: StateNotFound, Health: HealthNone}
+	finish := func(err error) ContainerResult {
+		r.OK = err == nil
+		if err != nil {
+			r.Error = err.Error()
+		}
+		r.DurationMS = millis(time.Since(start))
+		return r
+	}
+	if !m.found() {
+		return finish(errors.New("no such container"))
+	}
+	if _, err := s.docker.ContainerRestart(ctx, m.summary.ID, client.ContainerRestartOptions{}); err != nil {
+		return finish(fmt.Errorf("restart: %w", engineError(err)))
+	}
+	return finish(s.waitReady(ctx, m.summary.ID, timeout, &r))
+}
+
+// waitReady polls the container until it runs and, with a health check, is healthy.
+// It gives up at once when the container stops (unless the engine is restarting it
+// by its restart policy), else after timeout. r follows the last state seen.
+func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duration, r *ContainerResult) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(s.pollInterval)
+	defer tick.Stop()
+	var last *container.State
+	for {
+		c, err := s.inspect(wctx, id)
+		switch {
+		case err == nil && c.State != nil:
+			last = c.State
+			r.State, r.Health = string(c.State.Status), health(c.State)
+			if c.State.Running && !c.State.Restarting && (r.Health == HealthNone || r.Health == HealthHealthy) {
+				return nil
+			}
+			if !c.State.Running && !c.State.Restarting {
+				return fmt.Errorf("%s with exit code %d%s", c.State.Status, c.State.ExitCode, suffix(c.State.Error))
+			}
+		case isNotFound(err):
+			r.State = StateNotFound
+			return errors.New("container disappeared while restarting")
+		case wctx.Err() == nil:
+			return fmt.Errorf("inspect: %w", err)
+		}
+		select {
+		case <-tick.C:
+		case <-wctx.Done():
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("waiting for the container: %w", err)
+			}
+			return notReady(last, timeout)
+		}
+	}
+}
+
+// notReady says why a container was not back in time, with its last health check's
+// output when that failed.
+func notReady(st *container.State, timeout time.Duration) error {
+	switch {
+	case st == nil:
+		return fmt.Errorf("no answer from the engine within %s", timeout)
+	case !st.Running || st.Restarting:
+		return fmt.Errorf("not running within %s (state %s)", timeout, st.Status)
+	}
+	msg := fmt.Sprintf("not healthy within %s (health %s", timeout, health(st))
+	if h := st.Health; h != nil && len(h.Log) > 0 {
+		if out := strings.TrimSpace(h.Log[len(h.Log)-1].Output); out != "" {
+			msg += "; last check: " + truncate(out, 200)
+		}
+	}
+	return errors.New(msg + ")")
+}
+
+// dependencies returns, for each target, the indices of the targets it must wait
+// for: those of the services named in its com.docker.compose.depends_on label
+// ("db:service_healthy:true,cache:service_started:false", written by Compose v2;
+// v1 writes none, and then everything restarts at once). Dependencies outside the
+// targets are not waited for. cyclic is set, and nothing waits, when the labels
+// form a cycle, which Compose would have refused.
+func dependencies(targets []*member) (deps [][]int, cyclic bool) {
+	byService := make(map[string][]int)
+	for i, m := range targets {
+		if m.service != "" {
+			byService[m.service] = append(byService[m.service], i)
+		}
+	}
+	deps = make([][]int, len(targets))
+	for i, m := range targets {
+		if !m.found() {
+			continue
+		}
+		for _, d := range strings.Split(m.summary.Labels[labelDependsOn], ",") {
+			svc, _, _ := strings.Cut(strings.TrimSpace(d), ":")
+			if svc == "" || svc == m.service {
+				continue
+			}
+			deps[i] = append(deps[i], byService[svc]...)
+		}
+	}
+	if hasCycle(deps) {
+		return make([][]int, len(targets)), true
+	}
+	return deps, false
+}
+
+func hasCycle(deps [][]int) bool {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := make([]int, len(deps))
+	var visit func(int) bool
+	visit = func(i int) bool {
+		switch state[i] {
+		case visiting:
+			return true
+		case done:
+			return false
+		}
+		state[i] = visiting
+		for _, d := range deps[i] {
+			if visit(d) {
+				return true
+			}
+		}
+		state[i] = done
+		return false
+	}
+	for i := range deps {
+		if visit(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// serialize makes progress safe to call from several goroutines; nil reports nowhere.
+func serialize(progress Progress) Progress {
+	if progress == nil {
+		return func(Event) {}
+	}
+	var mu sync.Mutex
+	return func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(e)
+	}
+}
+
+func resultMessage(r ContainerResult) string {
+	if !r.OK {
+		return "failed: " + r.Error
+	}
+	if r.Health == HealthHealthy {
+		return "running, healthy"
+	}
+	return "running"
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,113 @@
+// Package dockerops is scar's operations package: status, logs and restart of a
+// project's containers (and deploy and rollback), done through the Docker Engine API
+// and timed for Prometheus. It is the only package that talks to the engine; the REST
+// API and the Telegram handlers are thin adapters over a Service.
+package dockerops
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scar-dev/scar/metrics"
+	"github.com/scar-dev/scar/projects"
+)
+
+// ProjectSource finds a project by name; "" means the default project.
+// projects.Store satisfies it.
+type ProjectSource interface {
+	Resolve(name string) (*projects.Project, error)
+}
+
+// PendingFunc reports whether a project's workspace has changes that production lacks.
+type PendingFunc func(ctx context.Context, p *projects.Project) (bool, error)
+
+// Service runs the operations on projects' containers.
+type Service struct {
+	docker   Engine
+	projects ProjectSource
+	metrics  *metrics.Metrics
+	logger   *slog.Logger
+	now      func() time.Time
+	pending  PendingFunc
+	locks    *Locks
+	// pollInterval is how often a restart looks at a container it waits for.
+	pollInterval time.Duration
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock that uptimes, lock times and results are measured with.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithPendingChanges sets the check behind ProjectStatus.PendingChanges; without it
+// the field is false. It must be cheap: status runs it alongside the engine calls.
+func WithPendingChanges(f PendingFunc) Option { return func(s *Service) { s.pending = f } }
+
+// WithLocks shares project locks with another user of them (deploys); by default the
+// Service has its own.
+func WithLocks(l *Locks) Option { return func(s *Service) { s.locks = l } }
+
+// WithPollInterval sets how often a restart inspects a container while it waits for
+// it to run and be healthy (default 200ms).
+func WithPollInterval(d time.Duration) Option { return func(s *Service) { s.pollInterval = d } }
+
+// New returns a Service that reaches the engine through docker and finds projects in
+// projects. A nil m records metrics nowhere.
+func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog.Logger, opts ...Option) *Service {
+	if m == nil {
+		m = metrics.New(prometheus.NewRegistry(), "")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		docker:       docker,
+		projects:     projects,
+		metrics:      m,
+		logger:       logger,
+		now:          time.Now,
+		pollInterval: 200 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.locks == nil {
+		s.locks = NewLocks(s.now)
+	}
+	return s
+}
+
+// Locks returns the project locks, to be shared with deploys (see WithLocks).
+func (s *Service) Locks() *Locks { return s.locks }
+
+// Ping checks that the engine answers; the error matches ErrDockerUnavailable when not.
+func (s *Service) Ping(ctx context.Context) error {
+	if _, err := s.docker.Ping(ctx, client.PingOptions{}); err != nil {
+		return &unavailableError{err: fmt.Errorf("ping: %w", err)}
+	}
+	return nil
+}
+
+// track counts an operation in flight and returns the function that ends it,
+// observing its duration with the project and whether it failed. The project label
+// is the resolved project's name, "" when the name did not resolve, so that unknown
+// names cannot grow the label set.
+func (s *Service) track(operation string) func(project string, failed bool) {
+	start := time.Now()
+	inFlight := s.metrics.OperationsInFlight.WithLabelValues(operation)
+	inFlight.Inc()
+	return func(project string, failed bool) {
+		inFlight.Dec()
+		outcome := metrics.OutcomeSuccess
+		if failed {
+			outcome = metrics.OutcomeError
+		}
+		s.metrics.OperationDuration.WithLabelValues(operation, project, outcome).Observe(time.Since(start).Seconds())
+	}
+}
