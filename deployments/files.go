@@ -1,0 +1,107 @@
+package deployments
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+)
+
+// copyEntry copies the file or symlink src has at srcRel to dstName in dst (which must
+// not exist), keeping mode, mtime and, as root, owner. It does not follow a symlink.
+func copyEntry(src, dst *os.Root, srcRel, dstName string) error {
+	fi, err := src.Lstat(srcRel)
+	if err != nil {
+		return err
+	}
+	switch kindOf(fi.Mode()) {
+	case kindSymlink:
+		target, err := src.Readlink(srcRel)
+		if err != nil {
+			return err
+		}
+		return writeSymlink(dst, dstName, target, fi.Sys())
+	case kindFile:
+		f, err := src.Open(srcRel)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("not a regular file any more")
+		}
+		_, err = writeFile(dst, dstName, f, fi)
+		return err
+	}
+	return fmt.Errorf("cannot copy a %s", typeName(fi.Mode()))
+}
+
+// writeFile creates name in dst (it must not exist) with src's bytes, mode, mtime and,
+// as root, owner, and syncs it.
+func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo) (n int64, err error) {
+	out, err := dst.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			dst.Remove(name)
+		}
+	}()
+	if n, err = io.Copy(out, src); err != nil {
+		return n, err
+	}
+	if uid, gid, ok := ownerToKeep(fi.Sys()); ok {
+		if err = out.Chown(uid, gid); err != nil {
+			return n, err
+		}
+	}
+	// After chown, which clears setuid and setgid bits.
+	if err = out.Chmod(fi.Mode() & permBits); err != nil {
+		return n, err
+	}
+	if err = dst.Chtimes(name, time.Time{}, fi.ModTime()); err != nil {
+		return n, err
+	}
+	return n, out.Sync()
+}
+
+func writeSymlink(dst *os.Root, name, target string, sys any) error {
+	if err := dst.Symlink(target, name); err != nil {
+		return err
+	}
+	if uid, gid, ok := ownerToKeep(sys); ok {
+		if err := dst.Lchown(name, uid, gid); err != nil {
+			dst.Remove(name)
+			return err
+		}
+	}
+	return nil
+}
+
+// ownerToKeep returns the owner to give a copy: only root may give files away.
+func ownerToKeep(sys any) (uid, gid int, ok bool) {
+	st, isStat := sys.(*syscall.Stat_t)
+	if !isStat || os.Geteuid() != 0 {
+		return 0, 0, false
+	}
+	return int(st.Uid), int(st.Gid), true
+}
+
+func syncDirIn(r *os.Root, dir string) error {
+	f, err := r.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -1,0 +1,109 @@
+package deployments
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// The manifest of a project lists every file and symlink a deploy wrote into its
+// production directory and that is still there, as far as scar knows. Only these may
+// be deleted by a later deploy. It lives in STATE_DIR/manifests/<project>.json, written
+// atomically when a deploy succeeds or is rolled back.
+type manifestFile struct {
+	Files []string `json:"files"`
+}
+
+func (e *Engine) manifestPath(project string) string {
+	return filepath.Join(e.stateDir, "manifests", project+".json")
+}
+
+// loadManifest returns the project's manifest, empty before its first deploy.
+func (e *Engine) loadManifest(project string) ([]string, error) {
+	data, err := os.ReadFile(e.manifestPath(project))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m manifestFile
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", e.manifestPath(project), err)
+	}
+	return m.Files, nil
+}
+
+func (e *Engine) saveManifest(project string, files []string) error {
+	data, err := json.Marshal(manifestFile{Files: files})
+	if err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	if err := writeFileAtomic(e.manifestPath(project), data); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+// nextManifest is the manifest after a deploy: what it had, plus what the deploy
+// wrote, minus what it deleted.
+func nextManifest(before []string, r *Record) []string {
+	drop := make(map[string]struct{}, len(r.Deleted))
+	for _, d := range r.Deleted {
+		drop[d] = struct{}{}
+	}
+	out := make([]string, 0, len(before)+len(r.Added))
+	for _, f := range before {
+		if _, ok := drop[f]; !ok {
+			out = append(out, f)
+		}
+	}
+	out = append(out, r.Added...)
+	out = append(out, r.Overwritten...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it
+// over path, so a crash leaves the old file or the new one. It is for scar's own state
+// directory, not for production.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename or creation in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
