@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,10 +27,14 @@ type Engine interface {
 
 var _ Engine = (*client.Client)(nil)
 
-// dialTimeout bounds connecting to the engine, so that an engine that is down or
-// unreachable is reported within seconds instead of the client's default 10s per
-// attempt (and it makes up to three attempts per call while negotiating the version).
+// dialTimeout bounds connecting to the engine, so that an unreachable engine is
+// reported within seconds rather than after the client's default 10s.
 const dialTimeout = 2 * time.Second
+
+// dialFailMemory is how long a failed dial is remembered: the client makes up to
+// three connections per call while it negotiates the API version (HEAD and GET
+// /_ping, then the call), and each would wait the full timeout again.
+const dialFailMemory = time.Second
 
 // NewClient returns a Docker Engine client for host ("unix:///var/run/docker.sock",
 // "tcp://10.0.0.2:2375"); an empty host means DOCKER_HOST, else the default socket.
@@ -45,9 +51,23 @@ func NewClient(host string) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker host %q: %w", host, err)
 	}
-	opts := []client.Opt{client.FromEnv, client.WithHost(host)}
+	// Status inspects a project's containers concurrently; keeping that many idle
+	// connections (net/http keeps 2 per host by default) saves a dial per inspect.
+	// HTTP/1 only, as the engine speaks: an HTTP/2-ready transport carries a TLS
+	// config, which would make the client talk HTTPS to a plain socket.
+	var http1 http.Protocols
+	http1.SetHTTP1(true)
+	hc := &http.Client{
+		Transport: &http.Transport{
+			MaxIdleConns: 32, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second,
+			Protocols: &http1,
+		},
+		CheckRedirect: client.CheckRedirect,
+	}
+	opts := []client.Opt{client.WithHTTPClient(hc), client.FromEnv, client.WithHost(host)}
 	if u.Scheme == "unix" || u.Scheme == "tcp" {
-		opts = append(opts, client.WithDialContext(dialer(u.Scheme, u.Host)))
+		d := &memoDialer{network: u.Scheme, addr: u.Host, dial: (&net.Dialer{Timeout: dialTimeout}).DialContext, now: time.Now}
+		opts = append(opts, client.WithDialContext(d.DialContext))
 	}
 	cli, err := client.New(opts...)
 	if err != nil {
@@ -56,11 +76,33 @@ func NewClient(host string) (*client.Client, error) {
 	return cli, nil
 }
 
-func dialer(network, addr string) func(ctx context.Context, _, _ string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: dialTimeout}
-	return func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, network, addr)
+// memoDialer dials the engine's address, answering at once with the last error for
+// dialFailMemory after a dial failed on its own (not because its caller gave up).
+type memoDialer struct {
+	network, addr string
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	now           func() time.Time
+
+	mu       sync.Mutex
+	failedAt time.Time
+	err      error
+}
+
+func (d *memoDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	d.mu.Lock()
+	if d.err != nil && d.now().Sub(d.failedAt) < dialFailMemory {
+		err := d.err
+		d.mu.Unlock()
+		return nil, err
 	}
+	d.mu.Unlock()
+	conn, err := d.dial(ctx, d.network, d.addr)
+	if err != nil && ctx.Err() == nil {
+		d.mu.Lock()
+		d.failedAt, d.err = d.now(), err
+		d.mu.Unlock()
+	}
+	return conn, err
 }
 
 // engineError marks an error of an Engine call that means the engine cannot be

@@ -29,18 +29,25 @@ func (m projectMap) Resolve(name string) (*projects.Project, error) {
 
 // fixture is a Service on the real engine with the demo app image and a fresh registry.
 type fixture struct {
-	cli   *client.Client
-	image string
-	reg   *prometheus.Registry
-	svc   *Service
+	// cli is the tests' own client; engine is the one the Service uses, from NewClient.
+	cli    *client.Client
+	engine *client.Client
+	image  string
+	reg    *prometheus.Registry
+	svc    *Service
 }
 
 func newFixture(t testing.TB, ps projectMap, opts ...Option) *fixture {
 	t.Helper()
 	cli := dockertest.Client(t)
-	f := &fixture{cli: cli, image: dockertest.BuildAppImage(t), reg: prometheus.NewRegistry()}
+	engine, err := NewClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	f := &fixture{cli: cli, engine: engine, image: dockertest.BuildAppImage(t), reg: prometheus.NewRegistry()}
 	opts = append([]Option{WithPollInterval(100 * time.Millisecond)}, opts...)
-	f.svc = New(cli, ps, metrics.New(f.reg, "test"), nil, opts...)
+	f.svc = New(engine, ps, metrics.New(f.reg, "test"), nil, opts...)
 	return f
 }
 
@@ -152,3 +159,12 @@ func byName(t testing.TB, st *ProjectStatus) map[string]ContainerStatus {
 }
 
 func joined(s []string) string { return strings.Join(s, "\n") }
+
+// labelledMember is a member as resolution makes it from a list entry with Compose labels.
+func labelledMember(service, dependsOn string) *member {
+	return newMember(&container.Summary{
+		ID:     fmt.Sprintf("id-%s-%d", service, time.Now().UnixNano()),
+		Names:  []string{"/" + service},
+		Labels: dockertest.ComposeLabels("p", service, 1, dependsOn),
+	})
+}

@@ -2,6 +2,7 @@ package dockerops
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -81,13 +82,19 @@ func isASCII(s string) bool {
 }
 
 // result returns the kept lines, oldest first; an empty log gives an empty slice.
+// The engine stamps stdout and stderr lines as each pipe delivers them, so its order
+// can be a little off between the two; sorting by the stamps fixes that.
 func (c *logCollector) result() []LogLine {
+	var out []LogLine
 	if c.count <= len(c.ring) {
-		return c.ring[:c.count:c.count]
+		out = c.ring[:c.count:c.count]
+	} else {
+		out = make([]LogLine, 0, len(c.ring))
+		out = append(out, c.ring[c.next:]...)
+		out = append(out, c.ring[:c.next]...)
 	}
-	out := make([]LogLine, 0, len(c.ring))
-	out = append(out, c.ring[c.next:]...)
-	return append(out, c.ring[:c.next]...)
+	slices.SortStableFunc(out, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
 func (c *logCollector) writer(stream string) *lineWriter {

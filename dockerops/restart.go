@@ -130,7 +130,7 @@ func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duratio
 				return nil
 			}
 			if !c.State.Running && !c.State.Restarting {
-				return fmt.Errorf("%s with exit code %d%s", c.State.Status, c.State.ExitCode, suffix(c.State.Error))
+				return fmt.Errorf("%s with code %d%s", c.State.Status, c.State.ExitCode, suffix(c.State.Error))
 			}
 		case isNotFound(err):
 			r.State = StateNotFound

@@ -23,6 +23,8 @@ type ProjectSource interface {
 	Resolve(name string) (*projects.Project, error)
 }
 
+var _ ProjectSource = (*projects.Store)(nil)
+
 // PendingFunc reports whether a project's workspace has changes that production lacks.
 type PendingFunc func(ctx context.Context, p *projects.Project) (bool, error)
 

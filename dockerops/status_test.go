@@ -107,8 +107,10 @@ func TestStatusReportsEachContainerState(t *testing.T) {
 func TestStatusAutoDetectSkipsOneoffContainers(t *testing.T) {
 	t.Parallel()
 	cp := dockertest.UniqueName(t, "auto")
-	ps := projectMap{"auto": {Name: "auto", ComposeProject: cp, AutoDetect: true, Containers: []string{"worker"}}}
+	plain := cp + "-plain"
+	ps := projectMap{"auto": {Name: "auto", ComposeProject: cp, AutoDetect: true, Containers: []string{"worker", plain}}}
 	f := newFixture(t, ps)
+	f.run(t, cp, "", dockertest.ContainerSpec{Name: plain, Labels: map[string]string{}, Healthcheck: noHealthcheck})
 	f.run(t, cp, "api", dockertest.ContainerSpec{Healthcheck: noHealthcheck})
 	f.run(t, cp, "worker", dockertest.ContainerSpec{Healthcheck: noHealthcheck})
 	oneoff := dockertest.ComposeLabels(cp, "api", 1, "")
@@ -124,14 +126,14 @@ func TestStatusAutoDetectSkipsOneoffContainers(t *testing.T) {
 	for _, c := range st.Containers {
 		names = append(names, c.Name)
 	}
-	// The listed container first, then the rest by service; the run container and
-	// the other project's container are not the project's.
-	want := []string{cp + "-worker-1", cp + "-api-1"}
+	// The listed containers first (a plain one, outside Compose, found by name), then
+	// the rest by service; the run container and the other project's are not the project's.
+	want := []string{cp + "-worker-1", plain, cp + "-api-1"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("containers = %v, want %v", names, want)
 	}
-	if !st.Containers[0].Primary || st.Containers[1].Primary {
-		t.Errorf("primary flags = %v %v, want the first container", st.Containers[0].Primary, st.Containers[1].Primary)
+	if !st.Containers[0].Primary || st.Containers[1].Primary || st.Containers[2].Primary {
+		t.Errorf("primary flags wrong, want the first container only: %+v", st.Containers)
 	}
 }
 

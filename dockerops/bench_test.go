@@ -1,0 +1,135 @@
+package dockerops
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+
+	"github.com/scar-dev/scar/internal/dockertest"
+)
+
+// benchProject starts a 10-container Compose-labelled project, all healthy.
+func benchProject(b *testing.B) (*fixture, string) {
+	b.Helper()
+	cp := dockertest.UniqueName(b, "bench")
+	ps := projectMap{"bench": {Name: "bench", ComposeProject: cp, PrimaryContainer: "svc0"}}
+	f := newFixture(b, ps)
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, f.run(b, cp, fmt.Sprintf("svc%d", i), dockertest.ContainerSpec{
+			Env:     []string{"LOG_LINES=200"},
+			Publish: map[string]string{"8000/tcp": ""},
+		}))
+	}
+	f.waitHealthy(b, ids...)
+	return f, cp
+}
+
+// reportP50 adds the median of the iterations' durations to the benchmark's output.
+func reportP50(b *testing.B, ds []time.Duration) {
+	slices.Sort(ds)
+	if len(ds) > 0 {
+		b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), "p50-µs")
+	}
+}
+
+// BenchmarkStatus compares Status with the engine calls it cannot do without: one
+// list call and the inspects, run concurrently.
+func BenchmarkStatus(b *testing.B) {
+	f, cp := benchProject(b)
+	ctx := b.Context()
+
+	b.Run("service", func(b *testing.B) {
+		b.ReportAllocs()
+		var ds []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			st, err := f.svc.Status(ctx, "bench")
+			if err != nil || len(st.Containers) != 10 {
+				b.Fatalf("status: %v", err)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		reportP50(b, ds)
+	})
+
+	b.Run("raw-engine-calls", func(b *testing.B) {
+		b.ReportAllocs()
+		var ds []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			list, err := f.engine.ContainerList(ctx, client.ContainerListOptions{
+				All: true, Filters: client.Filters{}.Add("label", labelProject+"="+cp),
+			})
+			if err != nil || len(list.Items) != 10 {
+				b.Fatalf("list: %v", err)
+			}
+			var wg sync.WaitGroup
+			for _, c := range list.Items {
+				wg.Go(func() {
+					if _, err := f.engine.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			ds = append(ds, time.Since(start))
+		}
+		reportP50(b, ds)
+	})
+}
+
+// BenchmarkLogs reads the primary container's last 50 lines, against the engine
+// calls behind it: resolve (list), inspect for TTY, and the log stream demultiplexed.
+func BenchmarkLogs(b *testing.B) {
+	f, cp := benchProject(b)
+	ctx := b.Context()
+
+	b.Run("service", func(b *testing.B) {
+		b.ReportAllocs()
+		var ds []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			res, err := f.svc.Logs(ctx, "bench", LogsRequest{})
+			if err != nil || len(res.Lines) != DefaultLogLines {
+				b.Fatalf("logs: %v", err)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		reportP50(b, ds)
+	})
+
+	b.Run("raw-engine-calls", func(b *testing.B) {
+		b.ReportAllocs()
+		var ds []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			list, err := f.engine.ContainerList(ctx, client.ContainerListOptions{
+				All: true, Filters: client.Filters{}.Add("label", labelProject+"="+cp),
+			})
+			if err != nil || len(list.Items) != 10 {
+				b.Fatalf("list: %v", err)
+			}
+			id := list.Items[0].ID
+			if _, err := f.engine.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			rc, err := f.engine.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: "50"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := stdcopy.StdCopy(io.Discard, io.Discard, rc); err != nil {
+				b.Fatal(err)
+			}
+			rc.Close()
+			ds = append(ds, time.Since(start))
+		}
+		reportP50(b, ds)
+	})
+}
