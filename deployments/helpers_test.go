@@ -43,9 +43,13 @@ func newFixture(t testing.TB) *fixture {
 			t.Fatal(err)
 		}
 	}
-	f.project = projects.Project{Name: "shop", Workspace: f.ws, Production: f.prod, Rebuild: projects.RebuildAuto}
+	f.project = newFixtureProject(f)
 	f.open()
 	return f
+}
+
+func newFixtureProject(f *fixture) projects.Project {
+	return projects.Project{Name: "shop", Workspace: f.ws, Production: f.prod, Rebuild: projects.RebuildAuto}
 }
 
 // open opens the store and an Engine on the state directory, as a fresh start does.
