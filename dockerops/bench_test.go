@@ -133,3 +133,32 @@ func BenchmarkLogs(b *testing.B) {
 		reportP50(b, ds)
 	})
 }
+
+// BenchmarkRestart compares restarting one container with restarting five at once;
+// each waits for its health check (1s interval), so the goal is five ≈ one.
+func BenchmarkRestart(b *testing.B) {
+	cp := dockertest.UniqueName(b, "benchrs")
+	ps := projectMap{"bench": {Name: "bench", ComposeProject: cp, HealthTimeout: 30 * time.Second}}
+	f := newFixture(b, ps)
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, f.run(b, cp, fmt.Sprintf("svc%d", i), dockertest.ContainerSpec{}))
+	}
+	f.waitHealthy(b, ids...)
+	for _, tc := range []struct {
+		name string
+		req  RestartRequest
+	}{
+		{"one", RestartRequest{Containers: []string{"svc0"}}},
+		{"five", RestartRequest{}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := f.svc.Restart(b.Context(), "bench", tc.req, Actor{Name: "bench"}, nil)
+				if err != nil || !res.OK {
+					b.Fatalf("restart: %+v %v", res, err)
+				}
+			}
+		})
+	}
+}
