@@ -38,6 +38,9 @@ type Call struct {
 	Files map[string]File
 	// Status is the HTTP status the fake answered.
 	Status int
+	// MessageID is the id of the message a successful sendMessage, sendDocument or
+	// editMessageText answered with.
+	MessageID int
 	At     time.Time
 }
 
@@ -287,6 +290,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, result, desc := s.answer(call)
+	if m, ok := result.(map[string]any); ok {
+		call.MessageID, _ = m["message_id"].(int)
+	}
 	s.record(call, status)
 	if status != http.StatusOK {
 		writeError(w, status, desc, 0)

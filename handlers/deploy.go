@@ -1,0 +1,354 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scar-dev/scar/confirm"
+	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/store"
+)
+
+// Final stages of a deploy's progress.
+const (
+	stageDone   = "done"
+	stageFailed = "failed"
+)
+
+// maxPlanFiles is how many file names a plan shows.
+const maxPlanFiles = 12
+
+// stageLabels name deploy stages as the seed's messages did.
+var stageLabels = map[string]string{
+	"plan":     "📋 Planning",
+	"backup":   "💾 Backing up production",
+	"sync":     "📦 Copying files",
+	"build":    "🔨 Building new image",
+	"apply":    "🔄 Restarting containers",
+	"health":   "🩺 Checking health",
+	"rollback": "↩️ Rolling back",
+}
+
+func (b *Bot) askDeploy(ctx context.Context, in *request) string {
+	name, err := projectArg(in.cmd)
+	if err != nil {
+		return esc(err.Error())
+	}
+	p, refusal := b.resolve(ctx, in, name, dockerops.OpDeploy)
+	if p == nil {
+		return refusal
+	}
+	if b.deploys == nil {
+		return errNoDeploys
+	}
+	readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	plan, err := b.deploys.PlanDeploy(readCtx, p.Name)
+	if err != nil {
+		return errorText("plan the deploy", err) + "\n" + next(b.cmdRef("docker_status", p.Name))
+	}
+	if plan.Empty() {
+		return fmt.Sprintf("✅ Nothing to deploy: production of <b>%s</b> matches the workspace.\n%s", esc(p.Name), next(b.cmdRef("docker_status", p.Name)))
+	}
+	r := &reply{}
+	r.add("🚀 <b>Deploy Workspace → Production</b> — %s", esc(p.Name))
+	r.blank()
+	r.add("Source: %s", esc(clip(p.Workspace, maxDynamic)))
+	r.add("Target: %s", esc(clip(p.Production, maxDynamic)))
+	r.blank()
+	addPlan(r, plan)
+	return b.ask(ctx, in, dockerops.OpDeploy, p.Name, r)
+}
+
+// addPlan describes what a deploy changes.
+func addPlan(r *reply, plan *dockerops.DeployPlan) {
+	r.add("📄 Files: %d added, %d changed, %d deleted (%s)", len(plan.Added), len(plan.Changed), len(plan.Deleted), size(plan.Bytes))
+	shown := 0
+	for _, group := range []struct {
+		mark  string
+		files []string
+	}{{"➕", plan.Added}, {"✏️", plan.Changed}, {"➖", plan.Deleted}} {
+		for _, f := range group.files {
+			if shown == maxPlanFiles {
+				break
+			}
+			r.add("%s <code>%s</code>", group.mark, esc(clip(f, 200)))
+			shown++
+		}
+	}
+	if total := len(plan.Added) + len(plan.Changed) + len(plan.Deleted); total > shown {
+		r.add("… and %d more", total-shown)
+	}
+	if plan.Rebuild {
+		reason := ""
+		if plan.RebuildReason != "" {
+			reason = " — " + esc(clip(plan.RebuildReason, maxDynamic))
+		}
+		r.add("🔨 Rebuild: yes%s", reason)
+	} else {
+		r.add("🔨 Rebuild: no")
+	}
+	if len(plan.Services) > 0 {
+		r.add("🔄 Services: %s", esc(clip(strings.Join(plan.Services, ", "), maxDynamic)))
+	}
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func (b *Bot) askRollback(ctx context.Context, in *request) string {
+	name, err := projectArg(in.cmd)
+	if err != nil {
+		return esc(err.Error())
+	}
+	p, refusal := b.resolve(ctx, in, name, dockerops.OpRollback)
+	if p == nil {
+		return refusal
+	}
+	if b.deploys == nil {
+		return errNoDeploys
+	}
+	readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	d, err := b.deploys.PlanRollback(readCtx, p.Name)
+	if errors.Is(err, dockerops.ErrNotFound) {
+		return fmt.Sprintf("Nothing to roll back: <b>%s</b> has no deploy that can be undone.\n%s", esc(p.Name), next(b.cmdRef("docker_history", p.Name)))
+	}
+	if err != nil {
+		return errorText("find the deploy to undo", err)
+	}
+	r := &reply{}
+	r.add("⏪ <b>Roll Back Production</b> — %s", esc(p.Name))
+	r.blank()
+	r.add("Undo deploy <code>%s</code> by %s, %s UTC", esc(d.ID), esc(clip(d.Who, maxDynamic)), d.StartedAt.UTC().Format("2006-01-02 15:04"))
+	addPlan(r, &d.Plan)
+	return b.ask(ctx, in, dockerops.OpRollback, p.Name, r)
+}
+
+// runDeploy starts a confirmed deploy or rollback and edits the confirmation message
+// stage by stage until the final record is in.
+func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
+	live := b.newLive(p.ChatID, p.MessageID)
+	view := &deployView{kind: p.Action, project: p.Project}
+	live.set(view.render())
+	finished := make(chan struct{})
+	var once sync.Once
+	progress := func(ev dockerops.Event) {
+		view.apply(ev)
+		live.set(view.render())
+		if ev.Stage == stageDone || ev.Stage == stageFailed {
+			once.Do(func() { close(finished) })
+		}
+	}
+	b.background(func(ctx context.Context) {
+		start := b.deploys.Deploy
+		if p.Action == dockerops.OpRollback {
+			start = b.deploys.Rollback
+		}
+		d, err := start(ctx, p.Project, who, progress)
+		if err != nil {
+			r := &reply{}
+			r.add("%s", errorText(p.Action, err))
+			r.add("%s", next(b.cmdRef("docker_status", p.Project)))
+			live.finish(ctx, r)
+			b.record(ctx, who, p.Action, p.Project, "error", clip(err.Error(), 300))
+			return
+		}
+		d = b.awaitDeployment(ctx, d, finished)
+		live.finish(ctx, view.final(b, d))
+		b.record(ctx, who, p.Action, p.Project, d.Status, d.ID)
+	})
+}
+
+// awaitDeployment waits for d to finish and returns its final record.
+func (b *Bot) awaitDeployment(ctx context.Context, d *dockerops.Deployment, finished <-chan struct{}) *dockerops.Deployment {
+	tick := time.NewTicker(pollDeployment)
+	defer tick.Stop()
+	for !d.Done() {
+		select {
+		case <-finished:
+			finished = nil
+		case <-tick.C:
+		case <-ctx.Done():
+			return d
+		}
+		if rec, err := b.deploys.Deployment(ctx, d.ID); err == nil {
+			d = rec
+		}
+	}
+	return d
+}
+
+// deployView is a deploy's message: the stages so far, the current one last.
+type deployView struct {
+	kind    string
+	project string
+	mu      sync.Mutex
+	stages  []string
+	message map[string]string
+}
+
+func (v *deployView) apply(ev dockerops.Event) {
+	if _, known := stageLabels[ev.Stage]; !known {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.message == nil {
+		v.message = make(map[string]string)
+	}
+	if _, seen := v.message[ev.Stage]; !seen {
+		v.stages = append(v.stages, ev.Stage)
+	}
+	v.message[ev.Stage] = ev.Message
+}
+
+func (v *deployView) lines(finished bool) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for i, s := range v.stages {
+		mark := "✅"
+		if i == len(v.stages)-1 && !finished {
+			mark = "⏳"
+		}
+		l := mark + " " + stageLabels[s]
+		if msg := v.message[s]; msg != "" {
+			l += ": " + esc(clip(msg, 200))
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func (v *deployView) render() string {
+	head := "🚀 <b>Deploying…</b> — " + esc(v.project)
+	if v.kind == dockerops.OpRollback {
+		head = "⏪ <b>Rolling back…</b> — " + esc(v.project)
+	}
+	return strings.Join(append([]string{head}, v.lines(false)...), "\n")
+}
+
+// final renders the finished record: what happened and what to do next.
+func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
+	r := &reply{}
+	name := esc(v.project)
+	what := "Deploy"
+	if d.Kind == dockerops.KindRollback {
+		what = "Rollback"
+	}
+	switch d.Status {
+	case dockerops.DeploySuccess:
+		r.add("✅ <b>%s complete!</b> — %s", what, name)
+		if d.Kind == dockerops.KindRollback && d.Undoes != "" {
+			r.add("Deploy <code>%s</code> undone.", esc(d.Undoes))
+		}
+		r.add("📄 %d files · 🔨 %s · ⏱️ %s · id <code>%s</code>", len(d.Plan.Added)+len(d.Plan.Changed)+len(d.Plan.Deleted),
+			map[bool]string{true: "rebuilt", false: "no rebuild"}[d.Plan.Rebuild], duration(d.FinishedAt.Sub(d.StartedAt)), esc(d.ID))
+		r.add("%s", next(b.cmdRef("docker_status", v.project), b.cmdRef("docker_logs", v.project)))
+		return r
+	case dockerops.DeployNothingToDo:
+		r.add("✅ Nothing to deploy: production of <b>%s</b> matches the workspace.", name)
+		r.add("%s", next(b.cmdRef("docker_status", v.project)))
+		return r
+	case dockerops.DeployRunning:
+		r.add("⏳ <b>%s still running</b> — %s (id <code>%s</code>); scar stopped watching it.", what, name, esc(d.ID))
+		r.add("%s", next(b.cmdRef("docker_history", v.project)))
+		return r
+	}
+	step := d.FailedStep
+	if step == "" {
+		step = "unknown step"
+	}
+	r.add("❌ <b>%s failed</b> at <b>%s</b> — %s", what, esc(step), name)
+	if d.Error != "" {
+		r.add("%s", esc(clip(d.Error, maxDynamic)))
+	}
+	if d.Status == dockerops.DeployRollbackFailed {
+		r.add("🚨 Restoring the previous state failed too: production may be inconsistent.")
+	} else {
+		r.add("↩️ Rolled back: production is as it was before.")
+	}
+	if len(d.LogTail) > 0 {
+		tail := d.LogTail[max(0, len(d.LogTail)-15):]
+		r.add("Last log lines:")
+		for _, l := range tail {
+			r.addPre(clip(l, 300))
+		}
+	}
+	r.add("%s", next(b.cmdRef("docker_logs", v.project), b.cmdRef("docker_rollback", v.project), b.cmdRef("docker_status", v.project)))
+	return r
+}
+
+// formatHistory lists recent deploys and rollbacks, newest first.
+func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
+	r := &reply{}
+	r.add("📚 <b>Deploy history</b> — %s", esc(project))
+	if len(ds) == 0 {
+		r.add("No deploys yet.")
+		r.add("%s", next(b.cmdRef("docker_deploy", project)))
+		return r
+	}
+	for _, d := range ds {
+		mark := map[string]string{
+			dockerops.DeploySuccess: "✅", dockerops.DeployFailedRolledBack: "❌", dockerops.DeployRollbackFailed: "🚨",
+			dockerops.DeployRunning: "⏳", dockerops.DeployNothingToDo: "➖",
+		}[d.Status]
+		if mark == "" {
+			mark = "•"
+		}
+		l := fmt.Sprintf("%s %s %s <code>%s</code> by %s", mark, d.StartedAt.UTC().Format("01-02 15:04"), esc(d.Kind), esc(d.ID), esc(clip(d.Who, 100)))
+		if d.Kind == dockerops.KindRollback && d.Undoes != "" {
+			l += " (undid <code>" + esc(d.Undoes) + "</code>)"
+		}
+		switch d.Status {
+		case dockerops.DeployFailedRolledBack:
+			l += " · failed at " + esc(d.FailedStep) + ", rolled back"
+		case dockerops.DeployRollbackFailed:
+			l += " · failed at " + esc(d.FailedStep) + ", rollback failed"
+		}
+		if !d.FinishedAt.IsZero() {
+			l += " · " + duration(d.FinishedAt.Sub(d.StartedAt))
+		}
+		r.add("%s", l)
+	}
+	r.add("%s", next(b.cmdRef("docker_status", project), b.cmdRef("docker_rollback", project)))
+	return r
+}
+
+// formatAudit lists audit entries, newest first; project "" means all projects.
+func (b *Bot) formatAudit(project string, entries []store.AuditEntry) *reply {
+	r := &reply{}
+	scope := "all projects"
+	if project != "" {
+		scope = esc(project)
+	}
+	r.add("🧾 <b>Audit</b> — %s, newest first", scope)
+	if len(entries) == 0 {
+		r.add("Nothing recorded yet.")
+	}
+	for _, e := range entries {
+		l := fmt.Sprintf("%s %s %s", e.At.UTC().Format("01-02 15:04"), esc(clip(e.Who, 100)), esc(e.Action))
+		if project == "" && e.Project != "" {
+			l += " " + esc(e.Project)
+		}
+		l += " — " + esc(e.Outcome)
+		if e.Detail != "" {
+			l += " (" + esc(clip(e.Detail, 100)) + ")"
+		}
+		r.add("%s", l)
+	}
+	r.add("%s", next(b.cmdRef("docker_history", project)))
+	return r
+}

@@ -1,0 +1,133 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// liveMessage is one message edited as an operation goes on. set never blocks: the
+// latest text wins and is sent when the chat's limits and the edit interval allow,
+// so a burst of progress events costs one edit. finish sends the final text.
+type liveMessage struct {
+	b      *Bot
+	chatID int64
+
+	mu    sync.Mutex
+	msgID int // 0 until a message exists
+	want  string
+	final *reply
+
+	wake chan struct{}
+	done chan struct{}
+}
+
+// newLive starts a live message that edits msgID, or sends a new message first when
+// msgID is 0.
+func (b *Bot) newLive(chatID int64, msgID int) *liveMessage {
+	m := &liveMessage{b: b, chatID: chatID, msgID: msgID, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	b.background(m.run)
+	return m
+}
+
+// set makes text the message's next content.
+func (m *liveMessage) set(text string) {
+	m.mu.Lock()
+	m.want = text
+	m.mu.Unlock()
+	m.poke()
+}
+
+// finish sends r as the message's final content and waits until it is sent. When r
+// needs several messages, the first replaces the live one and the rest follow.
+func (m *liveMessage) finish(ctx context.Context, r *reply) {
+	m.mu.Lock()
+	m.final = r
+	m.mu.Unlock()
+	m.poke()
+	select {
+	case <-m.done:
+	case <-ctx.Done():
+	}
+}
+
+func (m *liveMessage) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *liveMessage) run(ctx context.Context) {
+	defer close(m.done)
+	var sent string
+	for {
+		select {
+		case <-m.wake:
+		case <-ctx.Done():
+			return
+		}
+		m.mu.Lock()
+		want, final := m.want, m.final
+		m.mu.Unlock()
+
+		if final != nil {
+			m.sendFinal(ctx, final, sent)
+			return
+		}
+		if want != sent {
+			if m.show(ctx, want) {
+				sent = want
+			}
+			// Telegram allows a few edits per second per chat at most; progress
+			// rarely needs more than one a second to read well.
+			if sleep(ctx, m.b.cfg.EditInterval) != nil {
+				return
+			}
+		}
+	}
+}
+
+// show puts text in the message, sending it first if there is none yet.
+func (m *liveMessage) show(ctx context.Context, text string) bool {
+	if m.msgID == 0 {
+		id, err := m.b.send.sendMessage(ctx, m.chatID, text, nil)
+		if err != nil {
+			return false
+		}
+		m.mu.Lock()
+		m.msgID = id
+		m.mu.Unlock()
+		return true
+	}
+	if err := m.b.send.editMessage(ctx, m.chatID, m.msgID, text, nil); err != nil {
+		m.b.log.DebugContext(ctx, "telegram: progress edit failed", slog.Int64("chat_id", m.chatID), slog.Any("error", err))
+		return false
+	}
+	return true
+}
+
+func (m *liveMessage) sendFinal(ctx context.Context, r *reply, sent string) {
+	chunks := r.chunks(messageLimit)
+	if len(chunks) == 0 {
+		return
+	}
+	if chunks[0] != sent {
+		if !m.show(ctx, chunks[0]) {
+			// The message cannot be edited (deleted, too old): say it anew.
+			m.mu.Lock()
+			m.msgID = 0
+			m.mu.Unlock()
+			m.show(ctx, chunks[0])
+		}
+	}
+	for _, c := range chunks[1:] {
+		if _, err := m.b.send.sendMessage(ctx, m.chatID, c, nil); err != nil {
+			return
+		}
+	}
+}
+
+// progressTimeout bounds how long a restart's progress message waits for its end.
+const progressTimeout = 30 * time.Minute
