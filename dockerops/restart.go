@@ -123,7 +123,9 @@ func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duratio
 	for {
 		c, err := s.inspect(wctx, id)
 		switch {
-		case err == nil && c.State != nil:
+		case err == nil && c.State == nil:
+			// Not seen from an engine; look again.
+		case err == nil:
 			last = c.State
 			r.State, r.Health = string(c.State.Status), health(c.State)
 			if c.State.Running && !c.State.Restarting && (r.Health == HealthNone || r.Health == HealthHealthy) {
