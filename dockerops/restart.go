@@ -108,13 +108,15 @@ func (s *Service) restartOne(ctx context.Context, m *member, timeout time.Durati
 	if _, err := s.docker.ContainerRestart(ctx, m.summary.ID, client.ContainerRestartOptions{}); err != nil {
 		return finish(fmt.Errorf("restart: %w", engineError(err)))
 	}
-	return finish(s.waitReady(ctx, m.summary.ID, timeout, &r))
+	return finish(s.waitReady(ctx, m.summary.ID, timeout, false, &r))
 }
 
 // waitReady polls the container until it runs and, with a health check, is healthy.
 // It gives up at once when the container stops (unless the engine is restarting it
-// by its restart policy), else after timeout. r follows the last state seen.
-func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duration, r *ContainerResult) error {
+// by its restart policy), and with failUnhealthy when the engine has declared it
+// unhealthy (its check failed retries times in a row), else after timeout. r follows
+// the last state seen.
+func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duration, failUnhealthy bool, r *ContainerResult) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(s.pollInterval)
@@ -130,6 +132,9 @@ func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duratio
 			r.State, r.Health = string(c.State.Status), health(c.State)
 			if c.State.Running && !c.State.Restarting && (r.Health == HealthNone || r.Health == HealthHealthy) {
 				return nil
+			}
+			if failUnhealthy && r.Health == HealthUnhealthy {
+				return notReady(c.State, timeout)
 			}
 			if !c.State.Running && !c.State.Restarting {
 				return fmt.Errorf("%s with code %d%s", c.State.Status, c.State.ExitCode, suffix(c.State.Error))
@@ -158,9 +163,12 @@ func notReady(st *container.State, timeout time.Duration) error {
 	case st == nil:
 		return fmt.Errorf("no answer from the engine within %s", timeout)
 	case !st.Running || st.Restarting:
-		return fmt.Errorf("not running within %s (state %s)", timeout, st.Status)
+		return fmt.Errorf("not running within %s (state %s)", timeout.Round(time.Second), st.Status)
 	}
-	msg := fmt.Sprintf("not healthy within %s (health %s", timeout, health(st))
+	msg := fmt.Sprintf("not healthy within %s (health %s", timeout.Round(time.Second), health(st))
+	if health(st) == HealthUnhealthy {
+		msg = fmt.Sprintf("unhealthy (its health check failed %d times in a row", st.Health.FailingStreak)
+	}
 	if h := st.Health; h != nil && len(h.Log) > 0 {
 		if out := strings.TrimSpace(h.Log[len(h.Log)-1].Output); out != "" {
 			msg += "; last check: " + truncate(out, 200)

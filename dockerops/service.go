@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
 )
@@ -39,6 +40,14 @@ type Service struct {
 	locks    *Locks
 	// pollInterval is how often a restart looks at a container it waits for.
 	pollInterval time.Duration
+
+	// Deploys (see WithDeploys); nil when deploys are not configured.
+	builder Builder
+	files   *deployments.Engine
+	history History
+	compose *Compose
+	newID   func() string
+	bg      *background
 }
 
 // Option configures a Service.
@@ -75,6 +84,8 @@ func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog
 		logger:       logger,
 		now:          time.Now,
 		pollInterval: 200 * time.Millisecond,
+		newID:        newDeployID,
+		bg:           newBackground(),
 	}
 	for _, o := range opts {
 		o(s)

@@ -45,12 +45,12 @@ cat <<TXT
 
 scar is starting on $listen with the project "demo". Try, from another shell:
 
-  curl -s -H 'Authorization: Bearer $token' localhost${listen#*:}/api/v1/projects/demo/status
-  curl -s -H 'Authorization: Bearer $token' -H 'Accept: text/plain' 'localhost${listen#*:}/api/v1/projects/demo/logs?lines=20'
-  curl -s -X POST -H 'Authorization: Bearer $token' localhost${listen#*:}/api/v1/projects/demo/restart
+  curl -s -H 'Authorization: Bearer $token' localhost:${listen##*:}/api/v1/projects/demo/status
+  curl -s -H 'Authorization: Bearer $token' -H 'Accept: text/plain' 'localhost:${listen##*:}/api/v1/projects/demo/logs?lines=20'
+  curl -s -X POST -H 'Authorization: Bearer $token' localhost:${listen##*:}/api/v1/projects/demo/restart
   echo changed > $demo/workspace/content/index.txt
-  curl -s -X POST -H 'Authorization: Bearer $token' -d '{"dry_run":true}' localhost${listen#*:}/api/v1/projects/demo/deploy
-  curl -s -X POST -H 'Authorization: Bearer $token' localhost${listen#*:}/api/v1/projects/demo/deploy
+  curl -s -X POST -H 'Authorization: Bearer $token' -d '{"dry_run":true}' localhost:${listen##*:}/api/v1/projects/demo/deploy
+  curl -s -X POST -H 'Authorization: Bearer $token' localhost:${listen##*:}/api/v1/projects/demo/deploy
 
 Stop with Ctrl-C; remove the demo with: (cd $demo/production && ${compose[*]} -p scar-demo down) && rm -rf $demo
 TXT

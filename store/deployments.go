@@ -59,11 +59,11 @@ func (db *DB) AddEvent(ctx context.Context, id string, e EventRecord) error {
 	return nil
 }
 
-// FinishDeployment records a deployment's end.
+// FinishDeployment records a deployment's end; an empty Plan keeps the stored one.
 func (db *DB) FinishDeployment(ctx context.Context, d DeploymentRecord) error {
 	res, err := db.db.ExecContext(ctx,
-		`UPDATE deployments SET finished_at = ?, status = ?, plan = ?, failed_step = ?, error = ?, log_tail = ? WHERE id = ?`,
-		d.FinishedAt.UnixNano(), d.Status, string(orEmptyJSON(d.Plan)), d.FailedStep, d.Error, strings.Join(d.LogTail, "\n"), d.ID)
+		`UPDATE deployments SET finished_at = ?, status = ?, plan = COALESCE(NULLIF(?, ''), plan), failed_step = ?, error = ?, log_tail = ? WHERE id = ?`,
+		d.FinishedAt.UnixNano(), d.Status, string(d.Plan), d.FailedStep, d.Error, strings.Join(d.LogTail, "\n"), d.ID)
 	if err != nil {
 		return fmt.Errorf("store: finish deployment %s: %w", d.ID, err)
 	}
@@ -157,4 +157,23 @@ func orEmptyJSON(b []byte) []byte {
 		return []byte("{}")
 	}
 	return b
+}
+
+// Running returns the deployments of every project still marked running: at start,
+// those a crash cut short.
+func (db *DB) Running(ctx context.Context) ([]DeploymentRecord, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE status = 'running' ORDER BY started_at`)
+	if err != nil {
+		return nil, fmt.Errorf("store: read running deployments: %w", err)
+	}
+	defer rows.Close()
+	var out []DeploymentRecord
+	for rows.Next() {
+		d, err := scanDeployment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: read running deployments: %w", err)
+		}
+		out = append(out, *d)
+	}
+	return out, rows.Err()
 }

@@ -15,12 +15,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/scar-dev/scar/api"
+	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
@@ -45,19 +45,23 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	}
 	defer db.Close()
 
-	docker, err := client.New(client.FromEnv, client.WithUserAgent("scar/"+version))
+	docker, err := dockerops.NewClient("")
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return err
 	}
 	defer docker.Close()
+	files, err := deployments.New(deployments.Config{StateDir: cfg.StateDir, Journal: db, Logger: logger})
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, version)
 
 	ops := dockerops.New(docker, projectStore, m, logger,
-		dockerops.WithState(db, cfg.StateDir),
-		dockerops.WithComposeCommand(cfg.ComposeCommand),
+		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand)),
+		dockerops.WithPendingChanges(pendingChanges(files)),
 	)
 	// A deploy that a crash cut short is undone before anything else runs.
 	if err := ops.Recover(ctx); err != nil {
@@ -70,7 +74,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 			slog.String("token", generated))
 	}
 
-	bot, err := newTelegram(ctx, cfg, ops, projectStore, db, m, logger)
+	bot, err := newTelegram(cfg, ops, projectStore, db, m, logger)
 	if err != nil {
 		return err
 	}
@@ -111,9 +115,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	go projectStore.Watch(ctx, 2*time.Second)
 	go reloadOnHangup(ctx, projectStore, logger)
 	if bot != nil {
-		if err := bot.Start(ctx); err != nil {
-			logger.Error("telegram start", slog.Any("error", err))
-		}
+		go startTelegram(ctx, bot, cfg.TelegramMode, logger)
 	}
 
 	select {
@@ -125,7 +127,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	if bot != nil {
-		bot.Shutdown(graceCtx)
+		if err := bot.Shutdown(graceCtx); err != nil {
+			logger.Warn("telegram shutdown", slog.Any("error", err))
+		}
 	}
 	if err := srv.Shutdown(graceCtx); err != nil {
 		logger.Warn("http shutdown", slog.Any("error", err))
@@ -178,5 +182,17 @@ func reloadOnHangup(ctx context.Context, ps *projects.Store, logger *slog.Logger
 				logger.Info("projects file reloaded on SIGHUP")
 			}
 		}
+	}
+}
+
+// pendingChanges tells status whether the workspace differs from production: the
+// deploy plan, which compares sizes and mtimes first and hashes only what differs.
+func pendingChanges(files *deployments.Engine) dockerops.PendingFunc {
+	return func(ctx context.Context, p *projects.Project) (bool, error) {
+		plan, err := files.Plan(ctx, p)
+		if err != nil {
+			return false, err
+		}
+		return !plan.Empty(), nil
 	}
 }

@@ -1,0 +1,426 @@
+package dockerops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/scar-dev/scar/deployments"
+	"github.com/scar-dev/scar/projects"
+)
+
+// Builder is the part of the Engine API that deploys use beyond Engine.
+// *client.Client satisfies it.
+type Builder interface {
+	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+	ContainerCreate(ctx context.Context, options client.ContainerCreateOptions) (client.ContainerCreateResult, error)
+	ContainerStart(ctx context.Context, id string, options client.ContainerStartOptions) (client.ContainerStartResult, error)
+	ContainerStop(ctx context.Context, id string, options client.ContainerStopOptions) (client.ContainerStopResult, error)
+	ContainerRemove(ctx context.Context, id string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+	ContainerRename(ctx context.Context, id string, options client.ContainerRenameOptions) (client.ContainerRenameResult, error)
+	NetworkConnect(ctx context.Context, network string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
+}
+
+var _ Builder = (*client.Client)(nil)
+
+// dockerPlan is the Docker half of a deploy plan: which services or containers the
+// deploy applies, whether it builds, and what becomes of each container.
+type dockerPlan struct {
+	compose bool
+	// targets are Compose service names, or container names of a plain project.
+	targets []string
+	// build are the targets whose image is rebuilt.
+	build          []string
+	rebuildReason  string
+	composeChanged bool
+	// recreate get a new container (Compose up, or a plain recreate); restart are
+	// restarted in place so that bind-mounted code is read again.
+	recreate []*member
+	restart  []*member
+	// services is the Compose file as Compose resolved it before the deploy.
+	services map[string]composeService
+}
+
+// recreating reports whether the deploy replaces containers rather than restarting them.
+func (d *dockerPlan) recreating() bool { return len(d.build) > 0 || d.composeChanged }
+
+// planDocker decides, from the file plan and the project's containers, what the deploy
+// does on the Docker side.
+func (s *Service) planDocker(ctx context.Context, p *projects.Project, files *deployments.Plan, ms []*member) (*dockerPlan, error) {
+	dp := &dockerPlan{compose: p.ComposeProject != "", composeChanged: len(files.ComposeFiles) > 0}
+	found := slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return !m.found() })
+	contexts := map[string]string{} // target → build context
+	if dp.compose {
+		services, err := s.composeServices(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		dp.services = services
+		dp.targets = p.Services
+		if len(dp.targets) == 0 {
+			dp.targets = builtServices(services)
+		}
+		if len(dp.targets) == 0 {
+			for _, m := range found {
+				if m.service != "" && !slices.Contains(dp.targets, m.service) {
+					dp.targets = append(dp.targets, m.service)
+				}
+			}
+		}
+		for _, t := range dp.targets {
+			if svc, ok := services[t]; ok && svc.BuildContext != "" {
+				contexts[t] = svc.BuildContext
+			} else if !ok {
+				return nil, badInput("project %s: service %q is not in the Compose file of %s", p.Name, t, p.Production)
+			}
+		}
+	} else {
+		for _, m := range found {
+			dp.targets = append(dp.targets, m.name)
+			if hasDockerfile(p, files) {
+				contexts[m.name] = p.Production
+			}
+		}
+	}
+
+	members := func(target string) []*member {
+		var out []*member
+		for _, m := range found {
+			if (dp.compose && m.service == target) || (!dp.compose && m.name == target) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	changed := changedPaths(p, files)
+	for _, t := range dp.targets {
+		if contexts[t] == "" {
+			continue
+		}
+		switch {
+		case p.Rebuild == projects.RebuildNever:
+		case files.Rebuild:
+			dp.build = append(dp.build, t)
+			dp.rebuildReason = files.RebuildReason
+		default:
+			if f := bakedFile(changed, contexts[t], members(t)); f != "" {
+				dp.build = append(dp.build, t)
+				if dp.rebuildReason == "" {
+					rel, _ := filepath.Rel(p.Production, f)
+					dp.rebuildReason = fmt.Sprintf("%s is baked into the image of %s, not bind-mounted", rel, t)
+				}
+			}
+		}
+	}
+	for _, t := range dp.targets {
+		for _, m := range members(t) {
+			switch {
+			case dp.recreating():
+				dp.recreate = append(dp.recreate, m)
+			case mountsAny(m, changed):
+				dp.restart = append(dp.restart, m)
+			}
+		}
+	}
+	return dp, nil
+}
+
+// composeServices reads the production Compose file; before the first deploy, when
+// production has none yet, the workspace's stands in, its paths moved to production.
+func (s *Service) composeServices(ctx context.Context, p *projects.Project) (map[string]composeService, error) {
+	services, err := s.compose.Services(ctx, p.Production, p.ComposeProject, p.DockerHost)
+	if err == nil {
+		return services, nil
+	}
+	ws, wsErr := s.compose.Services(ctx, p.Workspace, p.ComposeProject, p.DockerHost)
+	if wsErr != nil {
+		return nil, fmt.Errorf("read the Compose file: %w", err)
+	}
+	for name, svc := range ws {
+		if rel, err := filepath.Rel(p.Workspace, svc.BuildContext); err == nil && svc.BuildContext != "" && !strings.HasPrefix(rel, "..") {
+			svc.BuildContext = filepath.Join(p.Production, rel)
+			ws[name] = svc
+		}
+	}
+	return ws, nil
+}
+
+func hasDockerfile(p *projects.Project, files *deployments.Plan) bool {
+	if _, err := os.Stat(filepath.Join(p.Production, "Dockerfile")); err == nil {
+		return true
+	}
+	return slices.Contains(files.Added, "Dockerfile")
+}
+
+// changedPaths are the absolute production paths a deploy writes or deletes.
+func changedPaths(p *projects.Project, files *deployments.Plan) []string {
+	var out []string
+	for _, list := range [][]string{files.Added, files.Changed, files.Deleted} {
+		for _, rel := range list {
+			out = append(out, filepath.Join(p.Production, filepath.FromSlash(rel)))
+		}
+	}
+	return out
+}
+
+// bakedFile returns a changed file inside the build context that no container of the
+// service bind-mounts: the image holds a copy of it, so only a rebuild ships it.
+func bakedFile(changed []string, buildContext string, ms []*member) string {
+	for _, f := range changed {
+		if !within(f, buildContext) {
+			continue
+		}
+		mounted := len(ms) > 0
+		for _, m := range ms {
+			mounted = mounted && mountsAny(m, []string{f})
+		}
+		if !mounted {
+			return f
+		}
+	}
+	return ""
+}
+
+// mountsAny reports whether a bind mount of the container covers one of paths.
+func mountsAny(m *member, paths []string) bool {
+	for _, mp := range m.summary.Mounts {
+		if mp.Type != "bind" || mp.Source == "" {
+			continue
+		}
+		for _, f := range paths {
+			if within(f, mp.Source) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// keptImage is an image a deploy replaces, tagged so that a rollback can restore it.
+type keptImage struct {
+	Target string `json:"target"`
+	Ref    string `json:"ref"` // what the containers were created from, e.g. "po-backend:latest"
+	ID     string `json:"id"`
+}
+
+// keepImages tags the running image of each target to be rebuilt with
+// scar-rollback/<project>/<target>:<deploy-id>, which keeps it from being pruned and
+// lets a rollback put its name back on it.
+func (s *Service) keepImages(ctx context.Context, p *projects.Project, dp *dockerPlan, deployID string) ([]keptImage, error) {
+	var kept []keptImage
+	for _, m := range dp.recreate {
+		target := m.service
+		if !dp.compose {
+			target = m.name
+		}
+		if !slices.Contains(dp.build, target) || slices.ContainsFunc(kept, func(k keptImage) bool { return k.Target == target }) {
+			continue
+		}
+		c, err := s.inspect(ctx, m.summary.ID)
+		if err != nil {
+			return nil, fmt.Errorf("inspect %s: %w", m.name, err)
+		}
+		k := keptImage{Target: target, Ref: c.Config.Image, ID: c.Image}
+		tag := rollbackTag(p.Name, target, deployID)
+		if _, err := s.builder.ImageTag(ctx, client.ImageTagOptions{Source: k.ID, Target: tag}); err != nil {
+			return nil, fmt.Errorf("tag %s as %s: %w", k.ID, tag, engineError(err))
+		}
+		kept = append(kept, k)
+	}
+	return kept, nil
+}
+
+func rollbackTag(project, target, deployID string) string {
+	clean := func(s string) string {
+		s = strings.ToLower(s)
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+				return r
+			}
+			return '-'
+		}, s)
+	}
+	return "scar-rollback/" + clean(project) + "/" + clean(target) + ":" + clean(deployID)
+}
+
+// restoreImages puts each kept image's name back on it.
+func (s *Service) restoreImages(ctx context.Context, kept []keptImage) error {
+	var errs []error
+	for _, k := range kept {
+		if k.Ref == "" || strings.HasPrefix(k.Ref, "sha256:") {
+			continue
+		}
+		if _, err := s.builder.ImageTag(ctx, client.ImageTagOptions{Source: k.ID, Target: k.Ref}); err != nil {
+			errs = append(errs, fmt.Errorf("tag %s as %s: %w", shortID(k.ID), k.Ref, engineError(err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// gate waits until every container of the deploy's targets runs — and stays running,
+// not restarting in a loop — and, with a health check, is healthy; then, with a
+// health_url, until that URL answers 2xx. It returns the containers it checked and, on
+// failure, the one that failed.
+func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan, progress Progress) (failed *member, err error) {
+	timeout := p.HealthTimeout
+	if timeout <= 0 {
+		timeout = projects.DefaultHealthTimeout
+	}
+	ms, err := s.members(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var checks []*member
+	for _, m := range ms {
+		if dp.affects(m) {
+			checks = append(checks, m)
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	type outcome struct {
+		m   *member
+		err error
+	}
+	results := make(chan outcome, len(checks))
+	for _, m := range checks {
+		go func() {
+			if !m.found() {
+				results <- outcome{m, errors.New("container is gone")}
+				return
+			}
+			var r ContainerResult
+			err := s.waitReady(ctx, m.summary.ID, time.Until(deadline), true, &r)
+			if err == nil {
+				err = s.settle(ctx, m.summary.ID, timeout)
+			}
+			if err == nil {
+				progress(Event{Time: s.now(), Stage: StageHealth, Container: m.name, Message: "running" + healthNote(r.Health)})
+			}
+			results <- outcome{m, err}
+		}()
+	}
+	for range checks {
+		o := <-results
+		if o.err != nil && failed == nil {
+			failed, err = o.m, fmt.Errorf("%s: %w", o.m.name, o.err)
+		}
+	}
+	if failed != nil {
+		return failed, err
+	}
+	if p.HealthURL != "" {
+		if err := waitURL(ctx, p.HealthURL, time.Until(deadline)); err != nil {
+			return nil, err
+		}
+		progress(Event{Time: s.now(), Stage: StageHealth, Message: p.HealthURL + " answers 2xx"})
+	}
+	return nil, nil
+}
+
+func healthNote(h string) string {
+	if h == HealthHealthy {
+		return ", healthy"
+	}
+	return ""
+}
+
+// affects reports whether the deploy recreated or restarted this container.
+func (d *dockerPlan) affects(m *member) bool {
+	if d.recreating() {
+		for _, t := range d.targets {
+			if (d.compose && m.service == t) || (!d.compose && m.name == t) {
+				return true
+			}
+		}
+		return false
+	}
+	return slices.ContainsFunc(d.restart, func(r *member) bool { return r.name == m.name })
+}
+
+// settle watches a running container without a health check for a moment: one that
+// exits right after starting, or that its restart policy restarts in a loop, must not
+// pass the gate because it was caught running once.
+func (s *Service) settle(ctx context.Context, id string, timeout time.Duration) error {
+	first, err := s.inspect(ctx, id)
+	if err != nil {
+		return err
+	}
+	if first.State == nil || first.State.Health != nil {
+		return nil // a passing health check has watched it already
+	}
+	window := min(2*time.Second, timeout/4)
+	select {
+	case <-time.After(window):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	now, err := s.inspect(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !now.State.Running || now.State.Restarting || now.RestartCount != first.RestartCount || now.State.StartedAt != first.State.StartedAt {
+		return fmt.Errorf("did not stay running (state %s, exit code %d, restarts %d)", now.State.Status, now.State.ExitCode, now.RestartCount)
+	}
+	return nil
+}
+
+// waitURL polls url until it answers 2xx or timeout passes.
+func waitURL(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("health_url %s: %w", url, err)
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("health_url %s did not answer 2xx within %s (last: %s)", url, timeout.Round(time.Second), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// logTail returns a container's last n log lines, for the report of a failed deploy.
+func (s *Service) logTail(ctx context.Context, m *member, n int) []string {
+	if m == nil || !m.found() {
+		return nil
+	}
+	lines, err := s.readLogs(ctx, m.summary.ID, logQuery{lines: n})
+	if err != nil {
+		return []string{"(logs unavailable: " + err.Error() + ")"}
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l.Text
+	}
+	return out
+}

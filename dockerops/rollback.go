@@ -1,0 +1,241 @@
+package dockerops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scar-dev/scar/deployments"
+	"github.com/scar-dev/scar/projects"
+	"github.com/scar-dev/scar/store"
+)
+
+// PlanRollback returns the deploy a rollback of the project would undo: its last
+// successful deploy whose backup is kept. ErrNotFound when there is none.
+func (s *Service) PlanRollback(ctx context.Context, project string) (*Deployment, error) {
+	p, err := s.projects.Resolve(project)
+	if err != nil {
+		return nil, err
+	}
+	return s.lastDeploy(ctx, p)
+}
+
+func (s *Service) lastDeploy(ctx context.Context, p *projects.Project) (*Deployment, error) {
+	if s.files == nil {
+		return nil, errors.New("deploys are not configured")
+	}
+	backups, err := s.files.Backups(p.Name)
+	if err != nil {
+		return nil, fmt.Errorf("rollback of %s: %w", p.Name, err)
+	}
+	if len(backups) == 0 {
+		return nil, fmt.Errorf("nothing to roll back in %s: no successful deploy with a kept backup: %w", p.Name, ErrNotFound)
+	}
+	rec, err := s.history.Deployment(ctx, backups[0].DeployID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &Deployment{ID: backups[0].DeployID, Project: p.Name, Kind: KindDeploy, Status: DeploySuccess, FinishedAt: backups[0].CommittedAt}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rollback of %s: %w", p.Name, err)
+	}
+	d := fromRecord(rec)
+	return &d, nil
+}
+
+// Rollback starts undoing the project's last successful deploy — its files from the
+// backup, its images from their kept tags, its containers — and returns the
+// rollback's record at once, like Deploy.
+func (s *Service) Rollback(ctx context.Context, project string, who Actor, progress Progress) (*Deployment, error) {
+	done := s.track(OpRollback)
+	p, err := s.projects.Resolve(project)
+	if err != nil {
+		done("", true)
+		return nil, err
+	}
+	unlock, err := s.locks.TryLock(p.Name, OpRollback, who)
+	if err != nil {
+		done(p.Name, true)
+		return nil, err
+	}
+	last, err := s.lastDeploy(ctx, p)
+	if err != nil {
+		unlock()
+		done(p.Name, true)
+		return nil, err
+	}
+	r, err := s.start(ctx, p, KindRollback, who, last.Plan, last.ID, serialize(progress))
+	if err != nil {
+		unlock()
+		done(p.Name, true)
+		return nil, err
+	}
+	first := r.snapshot()
+	s.bg.wg.Go(func() {
+		defer unlock()
+		status := s.runRollback(s.bg.ctx, r, last.ID)
+		done(p.Name, status != DeploySuccess)
+	})
+	return &first, nil
+}
+
+func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status string) {
+	p := r.p
+	// A rollback is the way back: it runs to its end even when scar is shutting down.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	defer func() {
+		if rec := recover(); rec != nil {
+			s.logger.Error("panic in a rollback", "rollback", r.rec.ID, "panic", rec)
+			r.event(StageFailed, "", fmt.Sprintf("internal error: %v", rec))
+			r.finish(DeployRollbackFailed, StageRollback, fmt.Errorf("internal error: %v", rec), nil)
+			status = DeployRollbackFailed
+		}
+	}()
+	fail := func(step string, err error, failed *member) string {
+		r.event(StageFailed, "", fmt.Sprintf("rollback failed at %s: %v", step, err))
+		r.finish(DeployRollbackFailed, step, err, s.logTail(ctx, failed, 20))
+		return DeployRollbackFailed
+	}
+
+	r.event(StageSync, "", "restoring the files deploy "+undo+" changed")
+	var rec deployments.Record
+	err := r.stage(StageSync, func() (err error) {
+		rec, err = s.files.Rollback(ctx, p.Name, undo, r.rec.ID)
+		return err
+	})
+	if err != nil {
+		return fail(StageSync, err, nil)
+	}
+	var note journalNote
+	if raw := rec.Notes[noteKey]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &note); err != nil {
+			return fail(StageApply, fmt.Errorf("read what deploy %s did to the containers: %w", undo, err), nil)
+		}
+	}
+	if len(note.Images) > 0 {
+		r.event(StageBuild, "", "putting the previous images back")
+		if err := s.restoreImages(ctx, note.Images); err != nil {
+			return fail(StageBuild, err, nil)
+		}
+	}
+
+	dp := &dockerPlan{compose: note.Compose, targets: note.Targets, composeChanged: note.Recreated}
+	var swaps []swap
+	if note.Recreated || len(note.Restarted) > 0 {
+		r.event(StageApply, "", "applying the previous version")
+		ms, err := s.members(ctx, p)
+		if err != nil {
+			return fail(StageApply, err, nil)
+		}
+		for _, m := range ms {
+			if !m.found() {
+				continue
+			}
+			if dp.affects(m) {
+				dp.recreate = append(dp.recreate, m)
+			}
+			if !note.Recreated && contains(note.Restarted, m.name) {
+				dp.restart = append(dp.restart, m)
+			}
+		}
+		err = r.stage(StageApply, func() error { return s.apply(ctx, p, dp, &swaps) })
+		if err != nil {
+			for _, sw := range swaps {
+				_ = s.unswap(ctx, sw) // leave the containers as the rollback found them
+			}
+			return fail(StageApply, err, nil)
+		}
+		r.event(StageHealth, "", "waiting for the containers to run and be healthy")
+		var failed *member
+		if err := r.stage(StageHealth, func() (err error) { failed, err = s.gate(ctx, p, dp, r.event3); return err }); err != nil {
+			return fail(StageHealth, err, failed)
+		}
+		if err := s.dropOld(ctx, swaps); err != nil {
+			s.logger.Warn("removing replaced containers", "rollback", r.rec.ID, "error", err)
+		}
+	}
+	r.event(StageDone, "", fmt.Sprintf("rolled back deploy %s in %s", undo, s.now().Sub(r.rec.StartedAt).Round(100*time.Millisecond)))
+	r.finish(DeploySuccess, "", nil, nil)
+	return DeploySuccess
+}
+
+// Recover runs at start, before scar serves: it undoes every deploy a crash left
+// half done — files, image names and containers — and records those deploys as
+// failed. Deploys recorded as running that never touched production are closed too.
+func (s *Service) Recover(ctx context.Context) error {
+	if s.files == nil {
+		return nil
+	}
+	recs, ferr := s.files.Recover(ctx)
+	var errs []error
+	if ferr != nil {
+		errs = append(errs, ferr)
+	}
+	for _, rec := range recs {
+		msg := "scar stopped during the " + rec.Kind + "; production files restored at the next start"
+		if rec.Kind == deployments.KindDeploy {
+			if err := s.recoverContainers(ctx, rec); err != nil {
+				errs = append(errs, fmt.Errorf("recover deploy %s of %s: %w", rec.DeployID, rec.Project, err))
+				msg += "; putting the containers back failed: " + err.Error()
+			} else {
+				msg = "scar stopped during the deploy; production (files, images, containers) restored at the next start"
+			}
+		}
+		s.closeRun(ctx, rec.DeployID, DeployFailedRolledBack, msg)
+	}
+	running, err := s.history.Running(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, d := range running {
+		status, msg := DeployFailedRolledBack, "scar stopped before the "+d.Kind+" changed production"
+		if backups, err := s.files.Backups(d.Project); err == nil && len(backups) > 0 && backups[0].DeployID == d.ID {
+			status, msg = DeploySuccess, "scar stopped after the deploy had succeeded"
+		}
+		s.closeRun(ctx, d.ID, status, msg)
+	}
+	return errors.Join(errs...)
+}
+
+// recoverContainers puts a crashed deploy's images and containers back from its note.
+func (s *Service) recoverContainers(ctx context.Context, rec deployments.Record) error {
+	raw := rec.Notes[noteKey]
+	if raw == "" {
+		return nil
+	}
+	var note journalNote
+	if err := json.Unmarshal([]byte(raw), &note); err != nil {
+		return err
+	}
+	p, err := s.projects.Resolve(rec.Project)
+	if err != nil {
+		return err
+	}
+	swaps := make([]swap, len(note.Swaps))
+	for i, n := range note.Swaps {
+		swaps[i] = swap{name: n.Name, oldID: n.OldID, newID: n.NewID, wasRunning: n.WasRunning}
+	}
+	if err := s.restoreImages(ctx, note.Images); err != nil {
+		return err
+	}
+	if note.Stage == StageApply || note.Stage == StageHealth {
+		return s.reapply(ctx, p, &note, swaps)
+	}
+	return nil
+}
+
+func (s *Service) closeRun(ctx context.Context, id, status, msg string) {
+	now := s.now()
+	if err := s.history.AddEvent(ctx, id, store.EventRecord{At: now, Stage: StageFailed, Message: msg}); err != nil {
+		s.logger.Warn("recording a recovered deploy", "deploy", id, "error", err)
+	}
+	rec := store.DeploymentRecord{ID: id, FinishedAt: now, Status: status}
+	if status != DeploySuccess {
+		rec.Error, rec.FailedStep = msg, "interrupted"
+	}
+	if err := s.history.FinishDeployment(ctx, rec); err != nil {
+		s.logger.Warn("recording a recovered deploy", "deploy", id, "error", err)
+	}
+}
