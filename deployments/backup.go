@@ -61,11 +61,12 @@ type TouchedFile struct {
 	MTime time.Time `json:"mtime"`
 }
 
-// keptBackup is deploy.json in a backup directory, written when the deploy succeeded.
+// keptBackup is deploy.json in a backup directory, written when the deploy succeeded
+// (its mtime is when). A rollback undoes the deploy's change to the manifest with it.
 type keptBackup struct {
 	Record
-	CommittedAt    time.Time `json:"committed_at"`
-	ManifestBefore []string  `json:"manifest_before"`
+	ManifestAdded   []string `json:"manifest_added"`
+	ManifestRemoved []string `json:"manifest_removed"`
 }
 
 const (
@@ -76,12 +77,11 @@ const (
 // Deploy is a deploy that has been backed up and journaled. Sync it, then Commit it
 // or Undo it. Its methods are not for concurrent use.
 type Deploy struct {
-	e              *Engine
-	rec            Record
-	plan           *Plan
-	manifestBefore []string
-	synced         bool
-	finished       bool
+	e        *Engine
+	rec      Record
+	plan     *Plan
+	synced   bool
+	finished bool
 }
 
 // ID returns the deploy's id.
@@ -123,10 +123,6 @@ func (e *Engine) Begin(ctx context.Context, deployID string, plan *Plan) (*Deplo
 	}
 	rec.BackupDir = dir
 	rec.CreatedAt = time.Now()
-	before, err := e.loadManifest(plan.Project)
-	if err != nil {
-		return nil, fmt.Errorf("begin deploy %s: %w", deployID, err)
-	}
 	if err := e.backup(ctx, prod, rec); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("begin deploy %s: %w", deployID, err)
@@ -138,7 +134,7 @@ func (e *Engine) Begin(ctx context.Context, deployID string, plan *Plan) (*Deplo
 	if err := e.step("journaled", ""); err != nil {
 		return nil, err
 	}
-	return &Deploy{e: e, rec: *rec, plan: plan, manifestBefore: before}, nil
+	return &Deploy{e: e, rec: *rec, plan: plan}, nil
 }
 
 // recordOf turns a plan into the record of what the deploy will do, checking that
@@ -276,7 +272,12 @@ func (d *Deploy) Commit(ctx context.Context) error {
 		return fmt.Errorf("commit deploy %s: not synced", d.rec.DeployID)
 	}
 	e := d.e
-	kept := keptBackup{Record: d.rec, CommittedAt: time.Now(), ManifestBefore: d.manifestBefore}
+	before, err := e.loadManifest(d.rec.Project)
+	if err != nil {
+		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
+	}
+	after, added, removed := nextManifest(before, &d.rec)
+	kept := keptBackup{Record: d.rec, ManifestAdded: added, ManifestRemoved: removed}
 	data, err := json.Marshal(kept)
 	if err != nil {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
@@ -296,8 +297,10 @@ func (d *Deploy) Commit(ctx context.Context) error {
 	if err := e.step("unjournaled", ""); err != nil {
 		return err
 	}
-	if err := e.saveManifest(d.rec.Project, nextManifest(d.manifestBefore, &d.rec)); err != nil {
-		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
+	if len(added)+len(removed) > 0 {
+		if err := e.saveManifest(d.rec.Project, after); err != nil {
+			return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
+		}
 	}
 	if err := e.prune(d.rec.Project); err != nil {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)

@@ -50,20 +50,55 @@ func (e *Engine) saveManifest(project string, files []string) error {
 }
 
 // nextManifest is the manifest after a deploy: what it had, plus what the deploy
-// wrote, minus what it deleted.
-func nextManifest(before []string, r *Record) []string {
-	drop := make(map[string]struct{}, len(r.Deleted))
-	for _, d := range r.Deleted {
-		drop[d] = struct{}{}
-	}
-	out := make([]string, 0, len(before)+len(r.Added))
+// wrote, minus what it deleted; and the entries that came and went, for a rollback.
+func nextManifest(before []string, r *Record) (after, added, removed []string) {
+	has := make(map[string]struct{}, len(before))
 	for _, f := range before {
+		has[f] = struct{}{}
+	}
+	gone := make(map[string]struct{}, len(r.Deleted))
+	for _, f := range r.Deleted {
+		if _, ok := has[f]; ok {
+			gone[f] = struct{}{}
+			removed = append(removed, f)
+		}
+	}
+	for _, list := range [][]string{r.Added, r.Overwritten} {
+		for _, f := range list {
+			if _, ok := has[f]; !ok {
+				has[f] = struct{}{}
+				added = append(added, f)
+			}
+		}
+	}
+	if len(added)+len(removed) == 0 {
+		return before, nil, nil
+	}
+	after = make([]string, 0, len(has))
+	for f := range has {
+		if _, ok := gone[f]; !ok {
+			after = append(after, f)
+		}
+	}
+	slices.Sort(after)
+	slices.Sort(added)
+	slices.Sort(removed)
+	return after, added, removed
+}
+
+// previousManifest undoes nextManifest: the manifest before the deploy kept in k.
+func previousManifest(now []string, k *keptBackup) []string {
+	drop := make(map[string]struct{}, len(k.ManifestAdded))
+	for _, f := range k.ManifestAdded {
+		drop[f] = struct{}{}
+	}
+	out := make([]string, 0, len(now)+len(k.ManifestRemoved))
+	for _, f := range now {
 		if _, ok := drop[f]; !ok {
 			out = append(out, f)
 		}
 	}
-	out = append(out, r.Added...)
-	out = append(out, r.Overwritten...)
+	out = append(out, k.ManifestRemoved...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -224,34 +224,32 @@ func deletions(prod *os.Root, ex *Matcher, manifest []string, wsPaths map[string
 		if _, ok := wsPaths[rel]; ok || !localSlash(rel) || ex.Excluded(rel, false) {
 			continue
 		}
-		if k, err := lstatNoFollow(prod, rel); err == nil && (k == kindFile || k == kindSymlink) {
-			out = append(out, rel)
+		if fi, err := lstatNoFollow(prod, rel); err == nil {
+			if k := kindOf(fi.Mode()); k == kindFile || k == kindSymlink {
+				out = append(out, rel)
+			}
 		}
 	}
 	sortStrings(out)
 	return out
 }
 
-// lstatNoFollow is the kind of rel in r, reached without following any symlink: a
-// path under a symlinked directory is not the file a deploy wrote there.
-func lstatNoFollow(r *os.Root, rel string) (kind, error) {
+// lstatNoFollow stats rel in r without following any symlink on the way: a path
+// under a symlinked directory is not the file a deploy wrote there.
+func lstatNoFollow(r *os.Root, rel string) (fs.FileInfo, error) {
 	for i := 0; i < len(rel); i++ {
 		if rel[i] != '/' {
 			continue
 		}
 		fi, err := r.Lstat(rel[:i])
 		if err != nil {
-			return kindNone, err
+			return nil, err
 		}
 		if !fi.IsDir() {
-			return kindNone, fmt.Errorf("%s: %w", rel[:i], fs.ErrNotExist)
+			return nil, fmt.Errorf("%s: %w", rel[:i], fs.ErrNotExist)
 		}
 	}
-	fi, err := r.Lstat(rel)
-	if err != nil {
-		return kindNone, err
-	}
-	return kindOf(fi.Mode()), nil
+	return r.Lstat(rel)
 }
 
 // kindOf maps a mode to a kind; kindNone for FIFOs, sockets and devices.

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -153,6 +154,11 @@ func (e *Engine) restore(ctx context.Context, rec *Record) error {
 // restoreFile copies one backed-up file to a temporary name beside its place in
 // production and renames it over whatever is there now.
 func (e *Engine) restoreFile(prod, backup *os.Root, rel, temp string, mkdirMu *sync.Mutex) error {
+	// A file the deploy never got to is left as it is: rewriting it would be
+	// wasted work, and would fail where the sync failed (a read-only directory).
+	if same, err := intact(prod, backup, rel); err != nil || same {
+		return err
+	}
 	dir := path.Dir(rel)
 	if dir != "." {
 		mkdirMu.Lock()
@@ -191,14 +197,21 @@ func (e *Engine) Backups(project string) ([]Backup, error) {
 	}
 	out := make([]Backup, len(kept))
 	for i, k := range kept {
-		out[i] = Backup{DeployID: k.DeployID, Project: k.Project, CommittedAt: k.CommittedAt}
+		out[i] = Backup{DeployID: k.deployID, Project: project, CommittedAt: k.committedAt}
 	}
 	return out, nil
 }
 
-// scanBackups reads a project's backup directories: the kept ones newest first, and
+// backupRef is a kept backup found on disk; committedAt is its deploy.json's mtime.
+type backupRef struct {
+	deployID    string
+	committedAt time.Time
+}
+
+// scanBackups lists a project's backup directories: the kept ones newest first, and
 // the ids of those without deploy.json (a deploy in progress, or left by a crash).
-func (e *Engine) scanBackups(project string) (kept []keptBackup, unkept []string, err error) {
+// It reads no deploy.json, which can be large, only their mtimes.
+func (e *Engine) scanBackups(project string) (kept []backupRef, unkept []string, err error) {
 	root := filepath.Join(e.stateDir, "backups", project)
 	ents, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -211,17 +224,22 @@ func (e *Engine) scanBackups(project string) (kept []keptBackup, unkept []string
 		if !ent.IsDir() {
 			continue
 		}
-		k, err := e.readKept(project, ent.Name())
+		fi, err := os.Stat(filepath.Join(root, ent.Name(), keptFile))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			unkept = append(unkept, ent.Name())
 		case err != nil:
 			return nil, nil, err
 		default:
-			kept = append(kept, *k)
+			kept = append(kept, backupRef{deployID: ent.Name(), committedAt: fi.ModTime()})
 		}
 	}
-	slices.SortFunc(kept, func(a, b keptBackup) int { return b.CommittedAt.Compare(a.CommittedAt) })
+	slices.SortFunc(kept, func(a, b backupRef) int {
+		if c := b.committedAt.Compare(a.committedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.deployID, a.deployID)
+	})
 	return kept, unkept, nil
 }
 
@@ -244,10 +262,10 @@ func (e *Engine) prune(project string) error {
 		return fmt.Errorf("prune backups: %w", err)
 	}
 	for _, k := range kept[min(e.keep, len(kept)):] {
-		if err := os.RemoveAll(k.BackupDir); err != nil {
+		if err := os.RemoveAll(e.backupDir(project, k.deployID)); err != nil {
 			return fmt.Errorf("prune backups: %w", err)
 		}
-		e.log.Info("removed old deploy backup", "project", project, "deploy", k.DeployID)
+		e.log.Info("removed old deploy backup", "project", project, "deploy", k.deployID)
 	}
 	return nil
 }
@@ -268,16 +286,19 @@ func (e *Engine) Rollback(ctx context.Context, project, undo, rollbackID string)
 	if len(kept) == 0 {
 		return Record{}, fmt.Errorf("rollback %s: %w", project, ErrNoBackup)
 	}
-	last := kept[0]
-	if undo != "" && undo != last.DeployID {
-		return Record{}, fmt.Errorf("rollback %s: deploy %s is not the last one (%s is): %w", project, undo, last.DeployID, ErrNoBackup)
+	if undo != "" && undo != kept[0].deployID {
+		return Record{}, fmt.Errorf("rollback %s: deploy %s is not the last one (%s is): %w", project, undo, kept[0].deployID, ErrNoBackup)
+	}
+	last, err := e.readKept(project, kept[0].deployID)
+	if err != nil {
+		return Record{}, fmt.Errorf("rollback %s: %w", project, err)
 	}
 	rb := &Record{Kind: KindRollback, DeployID: rollbackID, Project: project, Production: last.Production,
 		BackupDir: last.BackupDir, CreatedAt: time.Now(), Undoes: last.DeployID}
 	if err := e.putJournal(ctx, rb); err != nil {
 		return Record{}, fmt.Errorf("rollback %s: %w", project, err)
 	}
-	if err := e.finishRollback(ctx, rb, &last); err != nil {
+	if err := e.finishRollback(ctx, rb, last); err != nil {
 		return Record{}, fmt.Errorf("rollback %s of %s: %w", rollbackID, last.DeployID, err)
 	}
 	return last.Record, nil
@@ -289,7 +310,13 @@ func (e *Engine) finishRollback(ctx context.Context, rb *Record, undone *keptBac
 	if err := e.restore(ctx, &undone.Record); err != nil {
 		return err
 	}
-	if err := e.saveManifest(undone.Project, undone.ManifestBefore); err != nil {
+	// Repeating this after a crash finds the manifest already put back and changes
+	// nothing: the entries to drop are gone, those to restore there.
+	now, err := e.loadManifest(undone.Project)
+	if err != nil {
+		return err
+	}
+	if err := e.saveManifest(undone.Project, previousManifest(now, undone)); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(undone.BackupDir); err != nil {
@@ -376,4 +403,30 @@ func (e *Engine) removeOrphans(open map[string]struct{}) error {
 		}
 	}
 	return nil
+}
+
+// intact reports whether production still has rel exactly as the backup has it: the
+// same type, mode and mtime, and the same bytes or link target.
+func intact(prod, backup *os.Root, rel string) (bool, error) {
+	bfi, err := backup.Lstat(rel)
+	if err != nil {
+		return false, err
+	}
+	pfi, err := lstatNoFollow(prod, rel)
+	if err != nil || pfi.Mode() != bfi.Mode() {
+		return false, nil
+	}
+	switch kindOf(bfi.Mode()) {
+	case kindSymlink:
+		a, err1 := prod.Readlink(rel)
+		b, err2 := backup.Readlink(rel)
+		return err1 == nil && err2 == nil && a == b, nil
+	case kindFile:
+		if pfi.Size() != bfi.Size() || !pfi.ModTime().Equal(bfi.ModTime()) {
+			return false, nil
+		}
+		same, err := sameBytes(prod, backup, rel)
+		return err == nil && same, nil
+	}
+	return false, nil
 }

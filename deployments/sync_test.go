@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -338,5 +339,61 @@ func assertNoDeployLeft(t *testing.T, f *fixture) {
 	}
 	if len(unkept) != 0 {
 		t.Errorf("backups of unfinished deploys left: %q (kept: %d)", unkept, len(kept))
+	}
+}
+
+// TestSyncPermissionErrorRestores makes one production directory immutable (which
+// stops root too), so the sync fails there after writing elsewhere.
+func TestSyncPermissionErrorRestores(t *testing.T) {
+	f := newFixture(t)
+	writeTree(t, f.prod, map[string]string{"a.txt": "old a", "locked/l.txt": "old l"}, t0)
+	writeTree(t, f.ws, map[string]string{"a.txt": "new a!", "b.txt": "b", "locked/l.txt": "new l!", "locked/m.txt": "m"}, t1)
+	locked := filepath.Join(f.prod, "locked")
+	if out, err := exec.Command("chattr", "+i", locked).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a directory immutable here (%v: %s); the injected failures cover the restore", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", locked).Run() })
+	before := treeState(t, f.prod)
+	ctx := context.Background()
+	d, err := f.e.Begin(ctx, "perm1", f.plan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Sync(ctx, nil)
+	var fe *FileError
+	if !errors.Is(err, syscall.EPERM) || !errors.As(err, &fe) || !strings.HasPrefix(fe.Path, "locked/") {
+		t.Fatalf("sync = %v; want EPERM naming a file in locked/", err)
+	}
+	t.Log(err)
+	if diff := diffStates(before, treeState(t, f.prod)); diff != "" {
+		t.Errorf("production not restored:\n%s", diff)
+	}
+	assertNoDeployLeft(t, f)
+}
+
+func TestDeployKeepsOwnerAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root can give files to another owner")
+	}
+	f := newFixture(t)
+	writeTree(t, f.ws, map[string]string{"a.txt": "a", "dir/b.txt": "b", "link": "->a.txt"}, t0)
+	for _, rel := range []string{"a.txt", "dir", "dir/b.txt"} {
+		if err := os.Chown(filepath.Join(f.ws, rel), 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Lchown(filepath.Join(f.ws, "link"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	f.deploy()
+	for _, rel := range []string{"a.txt", "dir", "dir/b.txt", "link"} {
+		fi, err := os.Lstat(filepath.Join(f.prod, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 1234 || st.Gid != 5678 {
+			t.Errorf("production %s owned by %d:%d, want 1234:5678", rel, st.Uid, st.Gid)
+		}
 	}
 }
