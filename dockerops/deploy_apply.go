@@ -190,6 +190,10 @@ func (s *Service) recreate(ctx context.Context, m *member) (swap, error) {
 	if err != nil {
 		return swap{}, fmt.Errorf("inspect %s: %w", m.name, err)
 	}
+	img, err := s.builder.ImageInspect(ctx, c.Image)
+	if err != nil {
+		return swap{}, fmt.Errorf("inspect the image of %s: %w", m.name, engineError(err))
+	}
 	sw := swap{name: m.name, oldID: c.ID, oldName: m.name + "-scar-old", wasRunning: c.State != nil && c.State.Running}
 	if _, err := s.builder.ContainerRename(ctx, c.ID, client.ContainerRenameOptions{NewName: sw.oldName}); err != nil {
 		return swap{}, fmt.Errorf("rename %s aside: %w", m.name, engineError(err))
@@ -197,13 +201,14 @@ func (s *Service) recreate(ctx context.Context, m *member) (swap, error) {
 	if _, err := s.builder.ContainerStop(ctx, c.ID, client.ContainerStopOptions{}); err != nil {
 		return sw, fmt.Errorf("stop the old %s: %w", m.name, engineError(err))
 	}
-	cfg := *c.Config
-	cfg.Hostname = "" // the new container gets its own id as hostname, as docker run would
+	cfg := creationConfig(c.Config, img.Config)
 	// The engine of API 1.41 takes one network at create; the others are joined after.
 	var first string
 	endpoints := map[string]*network.EndpointSettings{}
 	for name, ep := range c.NetworkSettings.Networks {
-		endpoints[name] = &network.EndpointSettings{Aliases: ep.Aliases, IPAMConfig: ep.IPAMConfig, Links: ep.Links, DriverOpts: ep.DriverOpts}
+		// The engine adds the short id as an alias itself; the old one would point nowhere.
+		aliases := slices.DeleteFunc(slices.Clone(ep.Aliases), func(a string) bool { return a == shortID(c.ID) })
+		endpoints[name] = &network.EndpointSettings{Aliases: aliases, IPAMConfig: ep.IPAMConfig, Links: ep.Links, DriverOpts: ep.DriverOpts}
 		if name == string(c.HostConfig.NetworkMode) || first == "" {
 			first = name
 		}
