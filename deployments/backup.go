@@ -25,12 +25,14 @@ const (
 // journaled before the first production write, and kept beside the backup after the
 // deploy succeeded so that a rollback can undo it later.
 type Record struct {
-	Kind       string    `json:"kind"`
-	DeployID   string    `json:"deploy_id"`
-	Project    string    `json:"project"`
-	Production string    `json:"production"`
-	BackupDir  string    `json:"backup_dir"`
-	CreatedAt  time.Time `json:"created_at"`
+	Kind       string `json:"kind"`
+	DeployID   string `json:"deploy_id"`
+	Project    string `json:"project"`
+	Production string `json:"production"`
+	// BackupDir is where the backup was made (informational: scar finds a backup
+	// under its current state directory).
+	BackupDir string    `json:"backup_dir"`
+	CreatedAt time.Time `json:"created_at"`
 	// Added are written where production had no file (undo removes them).
 	Added []string `json:"added"`
 	// Overwritten are written over a file or symlink, which is in the backup.
@@ -143,9 +145,9 @@ func (e *Engine) Begin(ctx context.Context, deployID string, plan *Plan) (*Deplo
 func recordOf(prod *os.Root, deployID string, p *Plan) (*Record, error) {
 	rec := &Record{Kind: KindDeploy, DeployID: deployID, Project: p.Project, Production: p.Production,
 		Added: []string{}, Overwritten: []string{}, Dirs: []string{}}
-	for i := range p.writes {
-		w := &p.writes[i]
-		if w.prod == kindNone {
+	for _, w := range p.writes {
+		had := w.prod
+		if had == kindNone {
 			fi, err := prod.Lstat(w.rel)
 			switch {
 			case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
@@ -155,10 +157,10 @@ func recordOf(prod *os.Root, deployID string, p *Plan) (*Record, error) {
 			case fi.IsDir():
 				return nil, fmt.Errorf("%s is a directory now: %w", w.rel, ErrStalePlan)
 			default:
-				w.prod = kindOf(fi.Mode())
+				had = kindOf(fi.Mode())
 			}
 		}
-		if w.prod == kindNone || w.prod == kindDir {
+		if had == kindNone || had == kindDir {
 			rec.Added = append(rec.Added, w.rel)
 		} else {
 			rec.Overwritten = append(rec.Overwritten, w.rel)
@@ -306,35 +308,4 @@ func (d *Deploy) Commit(ctx context.Context) error {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
 	}
 	return nil
-}
-
-// parallel runs fn on every item with at most n at once, stopping at the first error.
-func parallel[T any](ctx context.Context, n int, items []T, fn func(T) error) error {
-	if len(items) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan T)
-	var wg sync.WaitGroup
-	for range min(n, len(items)) {
-		wg.Go(func() {
-			for it := range next {
-				if err := fn(it); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-loop:
-	for _, it := range items {
-		select {
-		case next <- it:
-		case <-ctx.Done():
-			break loop
-		}
-	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
 }

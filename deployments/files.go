@@ -1,10 +1,12 @@
 package deployments
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -104,4 +106,35 @@ func syncDirIn(r *os.Root, dir string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// parallel runs fn on every item with at most n at once, stopping at the first error.
+func parallel[T any](ctx context.Context, n int, items []T, fn func(T) error) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan T)
+	var wg sync.WaitGroup
+	for range min(n, len(items)) {
+		wg.Go(func() {
+			for it := range next {
+				if err := fn(it); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+loop:
+	for _, it := range items {
+		select {
+		case next <- it:
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
 }
