@@ -128,12 +128,14 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	if err != nil {
 		return fail(err, nil)
 	}
+	s.afterStage(StageBackup)
 
 	step = StageSync
 	r.event(StageSync, "", fmt.Sprintf("syncing %d files (%s)", len(pl.files.Added)+len(pl.files.Changed)+len(pl.files.Deleted), humanBytes(pl.files.Bytes)))
 	if err := r.stage(StageSync, func() error { return d.Sync(ctx, nil) }); err != nil {
 		return fail(err, nil)
 	}
+	s.afterStage(StageSync)
 
 	if len(dp.build) > 0 {
 		step = StageBuild
@@ -152,6 +154,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 		if err != nil {
 			return fail(err, nil)
 		}
+		s.afterStage(StageBuild)
 	}
 
 	step = StageApply
@@ -168,6 +171,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	}); err != nil {
 		return fail(err, nil)
 	}
+	s.afterStage(StageApply)
 
 	step = StageHealth
 	r.event(StageHealth, "", "waiting for the containers to run and be healthy")
@@ -178,6 +182,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	}); err != nil {
 		return fail(err, failed)
 	}
+	s.afterStage(StageHealth)
 
 	if err := s.dropOld(ctx, swaps); err != nil {
 		s.logger.Warn("removing replaced containers", "deploy", id, "error", err)
@@ -317,4 +322,12 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// afterStage runs the test hook, if any, when a deploy stage has succeeded; tests
+// use it to kill the process at each stage and check what the next start recovers.
+func (s *Service) afterStage(stage string) {
+	if s.stageHook != nil {
+		s.stageHook(stage)
+	}
 }

@@ -36,6 +36,8 @@ type deployEnv struct {
 	p       *projects.Project
 	image   string // the test app image the project's Dockerfile builds FROM
 	compose *Compose
+	// dbDir and stateDir hold the state store and the deploy backups.
+	dbDir, stateDir string
 }
 
 // composeTemplate is the test project: web is built (its content bind-mounted, a file
@@ -87,12 +89,13 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 		ps = projectMap{}
 	}
 	ps[name] = p
-	db, err := store.Open(context.Background(), t.TempDir())
+	dbDir, stateDir := t.TempDir(), t.TempDir()
+	db, err := store.Open(context.Background(), dbDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	fe, err := deployments.New(deployments.Config{StateDir: t.TempDir(), Journal: db})
+	fe, err := deployments.New(deployments.Config{StateDir: stateDir, Journal: db})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Close() })
-	e := &deployEnv{t: t, cli: cli, reg: prometheus.NewRegistry(), db: db, p: p, image: image,
+	e := &deployEnv{t: t, cli: cli, reg: prometheus.NewRegistry(), db: db, p: p, image: image, dbDir: dbDir, stateDir: stateDir,
 		compose: NewCompose(strings.Join(dockertest.ComposeCommand(), " "))}
 	e.svc = New(engine, ps, metrics.New(e.reg, "test"), nil, WithPollInterval(100*time.Millisecond),
 		WithDeploys(engine, fe, db, e.compose))

@@ -48,6 +48,8 @@ type Service struct {
 	compose *Compose
 	newID   func() string
 	bg      *background
+	// stageHook, set by tests only, runs after each deploy stage succeeds.
+	stageHook func(stage string)
 }
 
 // Option configures a Service.
