@@ -30,11 +30,10 @@ type commandSpec struct {
 
 // request is one command being handled.
 type request struct {
-	chatID  int64
-	user    telego.User
-	level   level
-	cmd     Command
-	private bool
+	chatID int64
+	user   telego.User
+	level  level
+	cmd    Command
 }
 
 // who is how the audit and busy messages name the user: "telegram:42 (@sam)".
@@ -161,7 +160,7 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 		}
 		return updateHandled
 	}
-	in := &request{chatID: chatID, user: user, level: lvl, cmd: cmd, private: private}
+	in := &request{chatID: chatID, user: user, level: lvl, cmd: cmd}
 	if spec.write && lvl < levelFull {
 		b.record(ctx, in.who(), strings.TrimPrefix(spec.name, "docker_"), "", "refused", "read-only user")
 		b.say(ctx, chatID, fmt.Sprintf("🔒 Your access is read-only: /%s needs full access.\n%s", spec.name, next("/docker_status")))

@@ -228,14 +228,14 @@ func TestReplayedOrForgedButtonData(t *testing.T) {
 	runs := restartCounter(h)
 	c := h.askRestart(admin.ID, admin)
 	token := strings.TrimPrefix(buttons(t, c)[0], "c:")
-	h.press(groupChat, admin, c.MessageID, "c:"+token)      // the same data in another chat
-	h.press(admin.ID, admin, c.MessageID, "c:restart")      // an action, not a token
-	h.press(admin.ID, admin, c.MessageID, "restart po now") // not scar's format
-	answers := h.callbackAnswers(3)
-	want := []string{"This button is no longer valid.", "This button is no longer valid.", "This button is not one of mine."}
-	for i := range want {
-		if answers[i] != want[i] {
-			t.Errorf("press %d answered %q, want %q", i, answers[i], want[i])
+	presses := []struct{ id, want string }{
+		{h.press(groupChat, admin, c.MessageID, "c:"+token), "This button is no longer valid."},      // the same data in another chat
+		{h.press(admin.ID, admin, c.MessageID, "c:restart"), "This button is no longer valid."},      // an action, not a token
+		{h.press(admin.ID, admin, c.MessageID, "restart po now"), "This button is not one of mine."}, // not scar's format
+	}
+	for i, p := range presses {
+		if got := h.answerTo(p.id); got != p.want {
+			t.Errorf("press %d answered %q, want %q", i, got, p.want)
 		}
 	}
 	if runs.Load() != 0 {

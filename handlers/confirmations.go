@@ -91,11 +91,12 @@ func (b *Bot) confirmed(ctx context.Context, p confirm.Pending, user telego.User
 // handleCallback answers a button press; every press gets an answer.
 func (b *Bot) handleCallback(ctx context.Context, q *telego.CallbackQuery) string {
 	answer := func(text string, alert bool) { b.send.answerCallback(ctx, q.ID, text, alert) }
-	if q.Message == nil || q.From.IsBot {
+	chatID, _, ok := callbackMessage(q)
+	if !ok || q.From.IsBot {
 		answer("This button no longer works.", false)
 		return updateIgnored
 	}
-	chatID, user := q.Message.GetChat().ID, q.From
+	user := q.From
 	if b.access.level(user.ID) == levelNone {
 		answer(fmt.Sprintf("You are not allowed to use this bot. Your Telegram user id is %d; the admin can add it to SCAR_TELEGRAM_ALLOWED_USERS.", user.ID), true)
 		return updateUnauthorized

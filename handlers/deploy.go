@@ -200,7 +200,7 @@ type deployView struct {
 }
 
 func (v *deployView) apply(ev dockerops.Event) {
-	if _, known := stageLabels[ev.Stage]; !known {
+	if ev.Stage == "" || ev.Stage == stageDone || ev.Stage == stageFailed {
 		return
 	}
 	v.mu.Lock()
@@ -223,7 +223,11 @@ func (v *deployView) lines(finished bool) []string {
 		if i == len(v.stages)-1 && !finished {
 			mark = "⏳"
 		}
-		l := mark + " " + stageLabels[s]
+		label, known := stageLabels[s]
+		if !known {
+			label = "• " + esc(capitalize(clip(s, 40)))
+		}
+		l := mark + " " + label
 		if msg := v.message[s]; msg != "" {
 			l += ": " + esc(clip(msg, 200))
 		}

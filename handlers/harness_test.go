@@ -163,6 +163,7 @@ type harness struct {
 	cfg     Config
 	deps    Deps
 	nextID  int
+	markers int
 }
 
 // newHarness starts a bot in webhook mode. tweak may change the config and deps
@@ -301,10 +302,29 @@ func (h *harness) send(chat int64, from telegramfake.User, text string) {
 	h.post(telegramfake.Message(h.id(), chat, from, text))
 }
 
-// press posts a button press.
-func (h *harness) press(chat int64, from telegramfake.User, messageID int, data string) {
+// press posts a button press and returns the callback query's id.
+func (h *harness) press(chat int64, from telegramfake.User, messageID int, data string) string {
 	h.t.Helper()
-	h.post(telegramfake.Callback(h.id(), chat, from, messageID, data))
+	id := h.id()
+	h.post(telegramfake.Callback(id, chat, from, messageID, data))
+	return fmt.Sprintf("cq%d", id)
+}
+
+// answerTo waits for the answerCallbackQuery of the press with callback query id and
+// returns its text.
+func (h *harness) answerTo(id string) string {
+	h.t.Helper()
+	var text string
+	h.api.WaitFor(h.t, 10*time.Second, "the answer to press "+id, func(calls []telegramfake.Call) bool {
+		for _, c := range calls {
+			if c.Method == "answerCallbackQuery" && c.OK() && c.String("callback_query_id") == id {
+				text = c.String("text")
+				return true
+			}
+		}
+		return false
+	})
+	return text
 }
 
 // waitSent waits for a message or edit in chat whose rendered text contains want.
@@ -334,24 +354,14 @@ func (h *harness) sentTo(chat int64) []string {
 	return out
 }
 
-// marker sends /help from admin in chat and waits for its answer: everything sent to
-// chat before it has been handled, as a chat's updates run in order.
+// marker sends a unique unknown command from admin in chat and waits for its answer:
+// everything sent to chat before it has been handled, as a chat's updates run in order.
 func (h *harness) marker(chat int64) {
 	h.t.Helper()
-	before := len(h.api.Calls("sendMessage"))
-	h.send(chat, admin, "/help")
-	h.api.WaitFor(h.t, 10*time.Second, "the marker's answer", func(calls []telegramfake.Call) bool {
-		n := 0
-		for _, c := range calls {
-			if c.Method == "sendMessage" {
-				n++
-				if n > before && c.Int64("chat_id") == chat && strings.Contains(c.String("text"), "<b>Commands</b>") {
-					return true
-				}
-			}
-		}
-		return false
-	})
+	h.markers++
+	name := fmt.Sprintf("marker_%d", h.markers)
+	h.send(chat, admin, "/"+name+"@"+telegramfake.BotUsername)
+	h.waitSent(chat, "I don't know /"+name+".")
 }
 
 // updates returns scar_telegram_updates_total for kind and outcome.

@@ -212,12 +212,29 @@ func relevant(u telego.Update) (int64, bool) {
 		// Every press is answered, even one under a message scar cannot see; such a
 		// press is ordered with its user's private chat.
 		q := u.CallbackQuery
-		if q.Message == nil {
-			return q.From.ID, true
+		if chatID, _, ok := callbackMessage(q); ok {
+			return chatID, true
 		}
-		return q.Message.GetChat().ID, true
+		return q.From.ID, true
 	}
 	return 0, false
+}
+
+// callbackMessage returns the chat and id of the message under a pressed button.
+// telego decodes that message into an interface that odd input (found by fuzzing)
+// can leave holding a nil pointer, so the concrete types are checked.
+func callbackMessage(q *telego.CallbackQuery) (chatID int64, messageID int, ok bool) {
+	switch m := q.Message.(type) {
+	case *telego.Message:
+		if m != nil {
+			return m.Chat.ID, m.MessageID, true
+		}
+	case *telego.InaccessibleMessage:
+		if m != nil {
+			return m.Chat.ID, m.MessageID, true
+		}
+	}
+	return 0, 0, false
 }
 
 func (b *Bot) countUpdate(kind, outcome string) {

@@ -93,6 +93,8 @@ type Failure struct {
 	Status      int
 	RetryAfter  int
 	Description string
+	// ChatID, when not 0, makes the failure wait for a call to that chat.
+	ChatID int64
 }
 
 type message struct {
@@ -272,7 +274,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized", 0)
 		return
 	}
-	if f, ok := s.takeFailure(method); ok {
+	if f, ok := s.takeFailure(call); ok {
 		s.record(call, f.Status)
 		if f.Status >= 500 {
 			http.Error(w, "fake outage", f.Status)
@@ -308,15 +310,17 @@ func (s *Server) record(c Call, status int) {
 	s.calls = append(s.calls, c)
 }
 
-func (s *Server) takeFailure(method string) (Failure, bool) {
+func (s *Server) takeFailure(c Call) (Failure, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fs := s.failures[method]
-	if len(fs) == 0 {
-		return Failure{}, false
+	fs := s.failures[c.Method]
+	for i, f := range fs {
+		if f.ChatID == 0 || f.ChatID == c.Int64("chat_id") {
+			s.failures[c.Method] = append(fs[:i:i], fs[i+1:]...)
+			return f, true
+		}
 	}
-	s.failures[method] = fs[1:]
-	return fs[0], true
+	return Failure{}, false
 }
 
 func decodeParams(r *http.Request) (map[string]any, map[string]File, error) {
