@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/mymmrac/telego"
 
+	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/projects"
 )
 
@@ -55,7 +56,7 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	dockerInfo, err := pingDocker(pingCtx)
+	dockerInfo, err := pingDocker(pingCtx, cfg.DockerHost)
 	report("docker", err, dockerInfo)
 
 	if cfg.TelegramToken != "" {
@@ -98,8 +99,8 @@ func checkWritable(dir string) error {
 	return os.Remove(filepath.Clean(f.Name()))
 }
 
-func pingDocker(ctx context.Context) (string, error) {
-	docker, err := client.New(client.FromEnv)
+func pingDocker(ctx context.Context, host string) (string, error) {
+	docker, err := dockerops.NewClient(host)
 	if err != nil {
 		return "", err
 	}

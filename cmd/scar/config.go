@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +36,10 @@ type config struct {
 	ComposeCommand string   `env:"SCAR_COMPOSE_COMMAND"`
 	LogFormat      string   `env:"SCAR_LOG_FORMAT" envDefault:"json"`
 
+	// DockerHost is the docker CLI's variable; DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
+	// are read by the Docker client itself.
+	DockerHost string `env:"DOCKER_HOST"`
+
 	// trustedPrefixes is TrustedProxies parsed.
 	trustedPrefixes []netip.Prefix
 }
@@ -49,7 +55,7 @@ func loadConfig(environ []string) (*config, error) {
 	}
 	var cfg config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return nil, fmt.Errorf("environment: %w", err)
+		return nil, fmt.Errorf("environment: %s", envErrors(err))
 	}
 	cfg.APITokens = nonEmpty(cfg.APITokens)
 	cfg.APIReadTokens = nonEmpty(cfg.APIReadTokens)
@@ -122,4 +128,26 @@ func userIDs(ids []int64) string {
 		s[i] = strconv.FormatInt(id, 10)
 	}
 	return strings.Join(s, ",")
+}
+
+// envErrors rewrites the env library's errors, which name struct fields, to name the
+// variables the user set.
+func envErrors(err error) string {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err.Error()
+	}
+	var msgs []string
+	t := reflect.TypeOf(config{})
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				msgs = append(msgs, fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return strings.Join(msgs, "; ")
 }

@@ -45,7 +45,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	}
 	defer db.Close()
 
-	docker, err := dockerops.NewClient("")
+	docker, err := dockerops.NewClient(cfg.DockerHost)
 	if err != nil {
 		return err
 	}
