@@ -352,7 +352,7 @@ func TestDeployShowsPlanAndEditsStageByStage(t *testing.T) {
 	h.waitSent(admin.ID, "✅ 📦 Copying files: 3 files\n⏳ 🔨 Building new image: scar-demo/web")
 	stage <- dockerops.Event{Stage: stageDone, Message: "deployed"}
 	close(stage)
-	done := rendered(t, h.waitSent(admin.ID, "Deploy complete!"))
+	done := rendered(t, h.waitSent(admin.ID, "Deployment complete!"))
 	for _, want := range []string{"📄 3 files · 🔨 rebuilt · ⏱️ 42s · id d-1", "👉 Next: /docker_status · /docker_logs"} {
 		if !strings.Contains(done, want) {
 			t.Errorf("final lacks %q:\n%s", want, done)

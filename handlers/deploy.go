@@ -15,8 +15,8 @@ import (
 
 // Final stages of a deploy's progress.
 const (
-	stageDone   = "done"
-	stageFailed = "failed"
+	stageDone   = dockerops.StageDone
+	stageFailed = dockerops.StageFailed
 )
 
 // maxPlanFiles is how many file names a plan shows.
@@ -24,13 +24,13 @@ const maxPlanFiles = 12
 
 // stageLabels name deploy stages as the seed's messages did.
 var stageLabels = map[string]string{
-	"plan":     "📋 Planning",
-	"backup":   "💾 Backing up production",
-	"sync":     "📦 Copying files",
-	"build":    "🔨 Building new image",
-	"apply":    "🔄 Restarting containers",
-	"health":   "🩺 Checking health",
-	"rollback": "↩️ Rolling back",
+	dockerops.StagePlan:     "📋 Planning",
+	dockerops.StageBackup:   "💾 Backing up production",
+	dockerops.StageSync:     "📦 Copying files",
+	dockerops.StageBuild:    "🔨 Building new image",
+	dockerops.StageApply:    "🔄 Restarting containers",
+	dockerops.StageHealth:   "🩺 Checking health",
+	dockerops.StageRollback: "↩️ Rolling back",
 }
 
 func (b *Bot) askDeploy(ctx context.Context, in *request) string {
@@ -171,23 +171,41 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 	})
 }
 
-// awaitDeployment waits for d to finish and returns its final record.
+// awaitDeployment waits for d to finish and returns its final record. The record is
+// read every pollDeployment, in case the final event went missing, and often once
+// the final event came: the record is written just after it.
 func (b *Bot) awaitDeployment(ctx context.Context, d *dockerops.Deployment, finished <-chan struct{}) *dockerops.Deployment {
-	tick := time.NewTicker(pollDeployment)
-	defer tick.Stop()
+	wait := time.NewTimer(pollDeployment)
+	defer wait.Stop()
 	for !d.Done() {
 		select {
 		case <-finished:
 			finished = nil
-		case <-tick.C:
+		case <-wait.C:
 		case <-ctx.Done():
 			return d
 		}
 		if rec, err := b.deploys.Deployment(ctx, d.ID); err == nil {
 			d = rec
 		}
+		if finished == nil {
+			wait.Reset(pollFinished)
+		} else {
+			wait.Reset(pollDeployment)
+		}
 	}
 	return d
+}
+
+// pollFinished is how often the record is read after the final event.
+const pollFinished = 100 * time.Millisecond
+
+// plural says "1 file", "3 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // deployView is a deploy's message: the stages so far, the current one last.
@@ -254,12 +272,23 @@ func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
 	}
 	switch d.Status {
 	case dockerops.DeploySuccess:
-		r.add("✅ <b>%s complete!</b> — %s", what, name)
+		for _, l := range v.lines(true) {
+			r.add("%s", l)
+		}
+		if d.Kind == dockerops.KindRollback {
+			r.add("✅ <b>Rollback complete!</b> — %s", name)
+		} else {
+			r.add("✅ <b>Deployment complete!</b> — %s", name)
+		}
 		if d.Kind == dockerops.KindRollback && d.Undoes != "" {
 			r.add("Deploy <code>%s</code> undone.", esc(d.Undoes))
 		}
-		r.add("📄 %d files · 🔨 %s · ⏱️ %s · id <code>%s</code>", len(d.Plan.Added)+len(d.Plan.Changed)+len(d.Plan.Deleted),
-			map[bool]string{true: "rebuilt", false: "no rebuild"}[d.Plan.Rebuild], duration(d.FinishedAt.Sub(d.StartedAt)), esc(d.ID))
+		rebuild := "no rebuild"
+		if d.Plan.Rebuild {
+			rebuild = "rebuilt"
+		}
+		r.add("📄 %s · 🔨 %s · ⏱️ %s · id <code>%s</code>", plural(len(d.Plan.Added)+len(d.Plan.Changed)+len(d.Plan.Deleted), "file"),
+			rebuild, duration(d.FinishedAt.Sub(d.StartedAt)), esc(d.ID))
 		r.add("%s", next(b.cmdRef("docker_status", v.project), b.cmdRef("docker_logs", v.project)))
 		return r
 	case dockerops.DeployNothingToDo:
@@ -274,6 +303,9 @@ func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
 	step := d.FailedStep
 	if step == "" {
 		step = "unknown step"
+	}
+	for _, l := range v.lines(true) {
+		r.add("%s", l)
 	}
 	r.add("❌ <b>%s failed</b> at <b>%s</b> — %s", what, esc(step), name)
 	if d.Error != "" {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,9 +9,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/internal/telegramfake"
+	"github.com/scar-dev/scar/projects"
+	"github.com/scar-dev/scar/store"
+)
+
+// The real types satisfy the interfaces handlers declares.
+var (
+	_ Operations = (*dockerops.Service)(nil)
+	_ Deployer   = (*dockerops.Service)(nil)
+	_ Projects   = (*projects.Store)(nil)
+	_ UpdateLog  = (*store.DB)(nil)
+	_ AuditLog   = (*store.DB)(nil)
 )
 
 // dockerProject runs two containers of a fresh Compose project on the real engine —
@@ -134,4 +147,99 @@ func (h *harness) waitSentWithin(chat int64, want string, timeout time.Duration)
 		return false
 	})
 	return found
+}
+
+// TestDeployAndRollbackOnTheRealEngine drives a deploy and its rollback from Telegram
+// through the real dockerops Service, Compose and the engine: the plan in the
+// confirmation, the stages, the final report, the history.
+func TestDeployAndRollbackOnTheRealEngine(t *testing.T) {
+	image := dockertest.BuildAppImage(t)
+	compose := "services:\n  web:\n    image: " + image + "\n    environment:\n      CONTENT_FILE: /srv/content/index.txt\n    volumes:\n      - ./content:/srv/content:ro\n"
+	cp := dockertest.NewComposeProject(t, "tgdeploy", compose)
+	prod, ws := cp.Dir, t.TempDir()
+	write := func(root, rel, body string) {
+		t.Helper()
+		path := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(prod, "content/index.txt", "v1\n")
+	write(ws, "content/index.txt", "v2\n")
+	write(ws, "docker-compose.yml", compose)
+	// The compose files are alike in both trees: only the content differs.
+	old := time.Now().Add(-time.Hour)
+	for _, root := range []string{prod, ws} {
+		if err := os.Chtimes(filepath.Join(root, "docker-compose.yml"), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ps := writeProjects(t, fmt.Sprintf(`{%q: {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`,
+		cp.Name, ws, prod, cp.Name))
+	history, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { history.Close() })
+	files, err := deployments.New(deployments.Config{StateDir: t.TempDir(), Journal: history})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := dockerops.NewClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	var svc *dockerops.Service
+	h := newHarness(t, func(_ *Config, d *Deps) {
+		svc = dockerops.New(engine, ps, d.Metrics, d.Logger, dockerops.WithPollInterval(100*time.Millisecond),
+			dockerops.WithDeploys(engine, files, history, dockerops.NewCompose(strings.Join(dockertest.ComposeCommand(), " "))))
+		d.Projects, d.Ops, d.Deploys = ps, svc, svc
+	})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		svc.Shutdown(ctx)
+	})
+	readProd := func() string {
+		b, err := os.ReadFile(filepath.Join(prod, "content/index.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	h.send(admin.ID, admin, "/docker_deploy")
+	c := h.waitSentWithin(admin.ID, "Deploy Workspace → Production", time.Minute)
+	plan := rendered(t, c)
+	for _, want := range []string{"📄 Files: 0 added, 1 changed, 0 deleted", "✏️ content/index.txt", "🔨 Rebuild: no"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan)
+		}
+	}
+	h.press(admin.ID, admin, c.MessageID, buttons(t, c)[0])
+	done := rendered(t, h.waitSentWithin(admin.ID, "Deployment complete!", 2*time.Minute))
+	t.Logf("deploy report:\n%s", done)
+	if got := readProd(); got != "v2\n" {
+		t.Errorf("production content %q after the deploy, want v2", got)
+	}
+
+	h.send(admin.ID, admin, "/docker_history")
+	hist := rendered(t, h.waitSentWithin(admin.ID, "Deploy history", time.Minute))
+	if !strings.Contains(hist, "✅ ") || !strings.Contains(hist, " deploy ") {
+		t.Errorf("history:\n%s", hist)
+	}
+
+	h.send(admin.ID, admin, "/docker_rollback")
+	h.waitSentWithin(admin.ID, "Roll Back Production", time.Minute)
+	h.send(admin.ID, admin, "yes")
+	back := rendered(t, h.waitSentWithin(admin.ID, "Rollback complete!", 2*time.Minute))
+	t.Logf("rollback report:\n%s", back)
+	if got := readProd(); got != "v1\n" {
+		t.Errorf("production content %q after the rollback, want v1", got)
+	}
 }

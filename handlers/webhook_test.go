@@ -282,3 +282,34 @@ func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
 }
+
+func TestProcessedIDsAreForgottenAfterRetention(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *Deps) { c.UpdateRetention = time.Hour })
+	var runs sync.Map
+	count := func() int {
+		n := 0
+		runs.Range(func(_, _ any) bool { n++; return true })
+		return n
+	}
+	h.ops.StatusFn = func(ctx context.Context, project string) (*dockerops.ProjectStatus, error) {
+		runs.Store(time.Now().UnixNano(), true)
+		return seedStatus(project), nil
+	}
+	update := telegramfake.Message(h.id(), admin.ID, admin, "/docker_status")
+	h.post(update)
+	h.marker(admin.ID)
+	h.post(update)
+	h.marker(admin.ID)
+	if count() != 1 {
+		t.Fatalf("status ran %d times within the retention window, want 1", count())
+	}
+	// Past the window (and the prune interval), the id is forgotten: Telegram no
+	// longer retries it, and ids restart at random after a quiet week anyway.
+	h.clock.Advance(time.Hour + pruneEvery)
+	h.marker(admin.ID) // the update that prunes
+	h.post(update)
+	h.marker(admin.ID)
+	if count() != 2 {
+		t.Errorf("status ran %d times after the window, want 2", count())
+	}
+}
