@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -50,11 +51,11 @@ func handleProjects(p Projects) http.HandlerFunc {
 	}
 }
 
-func handleStatus(ops Operations, audit Auditor) http.HandlerFunc {
+func handleStatus(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		st, err := ops.Status(r.Context(), project)
-		record(r, audit, "status", project, err, "")
+		audit.record(r, "status", project, err, "")
 		if err != nil {
 			writeError(w, err)
 			return
@@ -63,7 +64,7 @@ func handleStatus(ops Operations, audit Auditor) http.HandlerFunc {
 	}
 }
 
-func handleLogs(ops Operations, audit Auditor) http.HandlerFunc {
+func handleLogs(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		q := r.URL.Query()
@@ -77,7 +78,7 @@ func handleLogs(ops Operations, audit Auditor) http.HandlerFunc {
 			req.Lines = n
 		}
 		res, err := ops.Logs(r.Context(), project, req)
-		record(r, audit, "logs", project, err, req.Container)
+		audit.record(r, "logs", project, err, req.Container)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -106,7 +107,7 @@ func wantsText(r *http.Request) bool {
 	return strings.Contains(accept, "text/plain") && !strings.Contains(accept, "application/json")
 }
 
-func handleRestart(ops Operations, audit Auditor) http.HandlerFunc {
+func handleRestart(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		var req dockerops.RestartRequest
@@ -121,7 +122,7 @@ func handleRestart(ops Operations, audit Auditor) http.HandlerFunc {
 		if err == nil && !res.OK {
 			detail = strings.TrimPrefix(detail+" some containers failed", " ")
 		}
-		record(r, audit, "restart", project, err, detail)
+		audit.record(r, "restart", project, err, detail)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -135,7 +136,7 @@ type deployRequest struct {
 	DryRun bool `json:"dry_run"`
 }
 
-func handleDeploy(ops Operations, audit Auditor) http.HandlerFunc {
+func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		var req deployRequest
@@ -145,7 +146,7 @@ func handleDeploy(ops Operations, audit Auditor) http.HandlerFunc {
 		}
 		if req.DryRun {
 			plan, err := ops.PlanDeploy(r.Context(), project)
-			record(r, audit, "deploy_plan", project, err, "")
+			audit.record(r, "deploy_plan", project, err, "")
 			if err != nil {
 				writeError(w, err)
 				return
@@ -158,7 +159,7 @@ func handleDeploy(ops Operations, audit Auditor) http.HandlerFunc {
 	}
 }
 
-func handleRollback(ops Operations, audit Auditor) http.HandlerFunc {
+func handleRollback(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		d, err := ops.Rollback(r.Context(), project, actor(r), nil)
@@ -168,12 +169,12 @@ func handleRollback(ops Operations, audit Auditor) http.HandlerFunc {
 
 // writeStarted answers a deploy or rollback that now runs in the background: 202 and
 // where to follow it.
-func writeStarted(w http.ResponseWriter, r *http.Request, audit Auditor, action, project string, d *dockerops.Deployment, err error) {
+func writeStarted(w http.ResponseWriter, r *http.Request, audit *auditLog, action, project string, d *dockerops.Deployment, err error) {
 	detail := ""
 	if d != nil {
 		detail = d.ID
 	}
-	record(r, audit, action, project, err, detail)
+	audit.record(r, action, project, err, detail)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -281,11 +282,15 @@ func actor(r *http.Request) dockerops.Actor {
 	return dockerops.Actor{Name: callerFrom(r.Context()).name, Source: ClientIP(r.Context())}
 }
 
-// record writes an audit entry; a failing audit write must not fail the request.
-func record(r *http.Request, audit Auditor, action, project string, err error, detail string) {
-	if audit == nil {
-		return
-	}
+// auditLog records what each request did to production. A failing write must not fail
+// the request; it is logged instead.
+type auditLog struct {
+	Auditor
+	logger *slog.Logger
+}
+
+// record writes an audit entry for the request.
+func (a *auditLog) record(r *http.Request, action, project string, err error, detail string) {
 	outcome := "ok"
 	if err != nil {
 		_, outcome = statusOf(err)
@@ -294,8 +299,11 @@ func record(r *http.Request, audit Auditor, action, project string, err error, d
 	// The request's context may end with the response; the entry must still land.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	_ = audit.RecordAudit(ctx, store.AuditEntry{
+	e := store.AuditEntry{
 		Who: callerFrom(r.Context()).name, Source: ClientIP(r.Context()),
 		Action: action, Project: project, Outcome: outcome, Detail: detail,
-	})
+	}
+	if err := a.RecordAudit(ctx, e); err != nil {
+		a.logger.Error("audit log write failed", slog.String("action", action), slog.String("project", project), slog.Any("error", err))
+	}
 }

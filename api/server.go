@@ -96,15 +96,16 @@ func NewServer(d Deps) http.Handler {
 func v1Routes(d Deps) chi.Router {
 	r := chi.NewRouter()
 	r.Use(requireToken(d.Tokens))
-	r.Get("/projects", handleProjects(d.Projects))                                           // list projects
-	r.Get("/projects/{project}/status", handleStatus(d.Ops, d.Audit))                        // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, d.Audit))                            // logs, JSON or text/plain
-	r.With(requireFull).Post("/projects/{project}/restart", handleRestart(d.Ops, d.Audit))   // restart all or named containers
-	r.With(requireFull).Post("/projects/{project}/deploy", handleDeploy(d.Ops, d.Audit))     // plan (dry_run) or start a deploy
-	r.With(requireFull).Post("/projects/{project}/rollback", handleRollback(d.Ops, d.Audit)) // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops))                           // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                      // one deploy with its events
-	r.With(requireFull).Get("/audit", handleAudit(d.Audit))                                  // the audit log
+	audit := &auditLog{Auditor: d.Audit, logger: d.Logger}
+	r.Get("/projects", handleProjects(d.Projects))                                         // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                        // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit))                            // logs, JSON or text/plain
+	r.With(requireFull).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))   // restart all or named containers
+	r.With(requireFull).Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))     // plan (dry_run) or start a deploy
+	r.With(requireFull).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops))                         // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                    // one deploy with its events
+	r.With(requireFull).Get("/audit", handleAudit(d.Audit))                                // the audit log
 	return r
 }
 
