@@ -152,6 +152,7 @@ type Bot struct {
 	work      sync.WaitGroup
 	closing   atomic.Bool
 	lastPrune atomic.Int64
+	lastGetMe atomic.Int64
 }
 
 // New checks cfg and builds the bot. It makes no Bot API call; Start does.
@@ -298,6 +299,29 @@ func (b *Bot) Username() string {
 		return *p
 	}
 	return ""
+}
+
+// learnUsername asks getMe for the username when Start could not (Telegram was
+// unreachable), at most once a minute, so that @botname commands work once it is.
+func (b *Bot) learnUsername(ctx context.Context) string {
+	if name := b.Username(); name != "" {
+		return name
+	}
+	now := b.now().UnixNano()
+	last := b.lastGetMe.Load()
+	if now-last < int64(time.Minute) || !b.lastGetMe.CompareAndSwap(last, now) {
+		return ""
+	}
+	var me *telego.User
+	err := b.send.call(ctx, "getMe", 0, func(ctx context.Context) (err error) {
+		me, err = b.api.GetMe(ctx)
+		return err
+	})
+	if err != nil {
+		return ""
+	}
+	b.username.Store(&me.Username)
+	return me.Username
 }
 
 // Shutdown stops taking updates and waits for the work in flight: queued updates,

@@ -104,7 +104,7 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 	chatID, user := m.Chat.ID, *m.From
 	private := m.Chat.Type == telego.ChatTypePrivate
 	cmd, isCmd := ParseCommand(m.Text)
-	if isCmd && !cmd.ForBot(b.Username()) {
+	if isCmd && cmd.Mention != "" && !cmd.ForBot(b.learnUsername(ctx)) {
 		return updateIgnored
 	}
 

@@ -84,19 +84,29 @@ func (b *Bot) WebhookHandler() http.Handler {
 	})
 }
 
-// RunPolling receives updates with getUpdates long polling until ctx ends, for a
-// server Telegram cannot reach. It deletes any webhook first (Telegram refuses
-// getUpdates while one is set). Updates then go the same way as webhook ones.
+// RunPolling receives updates with getUpdates long polling until ctx ends or the bot
+// shuts down, for a server Telegram cannot reach. It deletes any webhook first
+// (Telegram refuses getUpdates while one is set). Updates then go the same way as
+// webhook ones. Failed calls are retried with growing pauses, so it returns nil
+// only when told to stop.
 func (b *Bot) RunPolling(ctx context.Context) error {
-	err := b.send.call(ctx, "deleteWebhook", 0, func(ctx context.Context) error {
-		return b.api.DeleteWebhook(ctx, &telego.DeleteWebhookParams{})
-	})
-	if err != nil {
-		return err
+	// Telegram may be unreachable when scar starts: keep trying, as getUpdates does.
+	failures := 0
+	for {
+		err := b.send.call(ctx, "deleteWebhook", 0, func(ctx context.Context) error {
+			return b.api.DeleteWebhook(ctx, &telego.DeleteWebhookParams{})
+		})
+		if err == nil {
+			break
+		}
+		failures++
+		if ctx.Err() != nil || sleep(ctx, min(time.Duration(failures)*time.Second, 30*time.Second)) != nil {
+			return nil
+		}
 	}
 	b.log.InfoContext(ctx, "telegram long polling started")
 	offset := 0
-	failures := 0
+	failures = 0
 	for ctx.Err() == nil && !b.closing.Load() {
 		var batch []telego.Update
 		err := b.send.call(ctx, "getUpdates", 0, func(callCtx context.Context) error {

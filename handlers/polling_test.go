@@ -108,3 +108,28 @@ func TestPollingAfterRestartSkipsWhatRan(t *testing.T) {
 		t.Errorf("status answered more than once: %q", h.sentTo(admin.ID))
 	}
 }
+
+func TestPollingWaitsForAnUnreachableBotAPI(t *testing.T) {
+	h := newHarness(t, polling)
+	h.bot.send.backoff = func(int) time.Duration { return time.Millisecond }
+	down := telegramfake.Failure{Status: 502}
+	h.api.Fail("deleteWebhook", down, down, down, down) // one call's every attempt
+	h.api.Fail("getUpdates", down, down, down, down)
+	h.api.QueueUpdate(telegramfake.Message(h.id(), admin.ID, admin, "/help"))
+	h.runPolling()
+	h.waitSent(admin.ID, "Commands")
+}
+
+func TestMentionsWorkOnceTheUsernameIsKnown(t *testing.T) {
+	h := newHarness(t)
+	// As if Start had failed: scar does not know its name yet.
+	h.bot.username.Store(nil)
+	h.send(admin.ID, admin, "/docker_status@"+telegramfake.BotUsername)
+	h.waitSent(admin.ID, "Production Status")
+	if n := len(h.api.Calls("getMe")); n != 2 {
+		t.Errorf("%d getMe calls, want 2 (Start and the late one)", n)
+	}
+	if h.bot.Username() != telegramfake.BotUsername {
+		t.Errorf("username %q after the late getMe", h.bot.Username())
+	}
+}
