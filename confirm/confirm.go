@@ -76,6 +76,7 @@ type SpentError struct {
 	Outcome string
 }
 
+// Error says how the confirmation was answered.
 func (e *SpentError) Error() string { return "confirm: confirmation already " + e.Outcome }
 
 // Is makes errors.Is(err, ErrSpent) true, and ErrExpired for an expired one.

@@ -25,7 +25,7 @@ func (u User) json() map[string]any {
 	return m
 }
 
-// Chat returns the chat JSON object for id: private for a positive id (the user's own
+// chatJSON returns the chat JSON object for id: private for a positive id (the user's own
 // chat), a supergroup for a negative one.
 func chatJSON(id int64) map[string]any {
 	if id > 0 {
