@@ -41,7 +41,7 @@ type Call struct {
 	// MessageID is the id of the message a successful sendMessage, sendDocument or
 	// editMessageText answered with.
 	MessageID int
-	At     time.Time
+	At        time.Time
 }
 
 // File is an uploaded file.
