@@ -192,6 +192,9 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 		// failed. Undoing now would take down a healthy deploy.
 		s.logger.Error("committing a healthy deploy", "deploy", id, "error", err)
 	}
+	if err := s.pruneRollbackTags(ctx, p); err != nil {
+		s.logger.Warn("removing old rollback tags", "project", p.Name, "error", err)
+	}
 	r.event(StageDone, "", fmt.Sprintf("deployed in %s", s.now().Sub(r.rec.StartedAt).Round(100*time.Millisecond)))
 	r.finish(DeploySuccess, "", nil, nil)
 	return DeploySuccess

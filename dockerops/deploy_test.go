@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -477,5 +478,31 @@ func TestDeployBusyAndOtherProjectsProceed(t *testing.T) {
 	}
 	if got := histogramCount(t, a.reg, OpDeploy, a.p.Name, "success"); got == 0 {
 		t.Errorf("no deploy observation in scar_operation_duration_seconds")
+	}
+}
+
+func TestRollbackTagsFollowBackupRetention(t *testing.T) {
+	e := newDeployEnv(t, nil)
+	fe, err := deployments.New(deployments.Config{StateDir: e.stateDir, Journal: e.db, Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.files = fe
+	var ids []string
+	for i := range 2 {
+		e.edit("Dockerfile", fmt.Sprintf("FROM %s\nCOPY baked.txt /srv/baked.txt\nLABEL scar.test.version=%d\n", e.image, i+2))
+		d := e.deploy()
+		if d.Status != DeploySuccess {
+			t.Fatalf("deploy %d: %s %s", i, d.Status, d.Error)
+		}
+		ids = append(ids, d.ID)
+	}
+	// With one backup kept, only the last deploy can be rolled back: its tag stays,
+	// the first one's is gone.
+	if _, err := e.cli.ImageInspect(context.Background(), rollbackTag(e.p.Name, "web", ids[1])); err != nil {
+		t.Errorf("the last deploy's rollback tag is gone: %v", err)
+	}
+	if _, err := e.cli.ImageInspect(context.Background(), rollbackTag(e.p.Name, "web", ids[0])); err == nil {
+		t.Errorf("the first deploy's rollback tag outlived its backup")
 	}
 }

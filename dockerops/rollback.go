@@ -156,6 +156,9 @@ func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status 
 			s.logger.Warn("removing replaced containers", "rollback", r.rec.ID, "error", err)
 		}
 	}
+	if err := s.pruneRollbackTags(ctx, p); err != nil {
+		s.logger.Warn("removing old rollback tags", "project", p.Name, "error", err)
+	}
 	r.event(StageDone, "", fmt.Sprintf("rolled back deploy %s in %s", undo, s.now().Sub(r.rec.StartedAt).Round(100*time.Millisecond)))
 	r.finish(DeploySuccess, "", nil, nil)
 	return DeploySuccess
