@@ -134,7 +134,7 @@ func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duratio
 				return nil
 			}
 			if failUnhealthy && r.Health == HealthUnhealthy {
-				return notReady(c.State, timeout)
+				return unhealthy(c.State)
 			}
 			if !c.State.Running && !c.State.Restarting {
 				return fmt.Errorf("%s with code %d%s", c.State.Status, c.State.ExitCode, suffix(c.State.Error))
@@ -166,15 +166,24 @@ func notReady(st *container.State, timeout time.Duration) error {
 		return fmt.Errorf("not running within %s (state %s)", timeout.Round(time.Second), st.Status)
 	}
 	msg := fmt.Sprintf("not healthy within %s (health %s", timeout.Round(time.Second), health(st))
-	if health(st) == HealthUnhealthy {
-		msg = fmt.Sprintf("unhealthy (its health check failed %d times in a row", st.Health.FailingStreak)
-	}
 	if h := st.Health; h != nil && len(h.Log) > 0 {
 		if out := strings.TrimSpace(h.Log[len(h.Log)-1].Output); out != "" {
 			msg += "; last check: " + truncate(out, 200)
 		}
 	}
 	return errors.New(msg + ")")
+}
+
+// unhealthy says that the engine declared a container unhealthy, with its last
+// health check's output.
+func unhealthy(st *container.State) error {
+	msg := fmt.Sprintf("unhealthy: its health check failed %d times in a row", st.Health.FailingStreak)
+	if h := st.Health; len(h.Log) > 0 {
+		if out := strings.TrimSpace(h.Log[len(h.Log)-1].Output); out != "" {
+			msg += "; last check: " + truncate(out, 200)
+		}
+	}
+	return errors.New(msg)
 }
 
 // dependencies returns, for each target, the indices of the targets it must wait
