@@ -232,3 +232,22 @@ func TestPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleFileLoads keeps the README's full example (every optional key) loadable.
+func TestExampleFileLoads(t *testing.T) {
+	cfg, err := Load("../examples/scar-projects.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	po, err := cfg.Get("project-orchestrator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if po.HealthTimeout != 90*time.Second || po.Rebuild != RebuildAuto || len(po.AllowedUsers) != 1 || cfg.Default() != "project-orchestrator" {
+		t.Errorf("example project read as %+v", po)
+	}
+	blog, _ := cfg.Get("blog")
+	if blog.PrimaryContainer != "blog" || blog.Rebuild != RebuildNever {
+		t.Errorf("blog read as %+v", blog)
+	}
+}
