@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // Access is what a bearer token allows.
@@ -96,13 +98,17 @@ func requireToken(tokens *Tokens) func(http.Handler) http.Handler {
 	}
 }
 
-// requireFull refuses read-only tokens before anything runs.
-func requireFull(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if callerFrom(r.Context()).access < AccessFull {
-			writeProblem(w, http.StatusForbidden, "forbidden", "this token is read-only; this call needs a token from SCAR_API_TOKENS")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// requireFull refuses read-only tokens before anything runs. The refusal is audited:
+// a read token trying to change production is what the audit log is for.
+func requireFull(audit *auditLog, action string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if callerFrom(r.Context()).access < AccessFull {
+				audit.refused(r, action, chi.URLParam(r, "project"), "read-only token")
+				writeProblem(w, http.StatusForbidden, "forbidden", "this token is read-only; this call needs a token from SCAR_API_TOKENS")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -296,6 +296,15 @@ func (a *auditLog) record(r *http.Request, action, project string, err error, de
 		_, outcome = statusOf(err)
 		detail = strings.TrimSpace(detail + " " + err.Error())
 	}
+	a.write(r, action, project, outcome, detail)
+}
+
+// refused records a request turned away before its action ran.
+func (a *auditLog) refused(r *http.Request, action, project, reason string) {
+	a.write(r, action, project, "refused", reason)
+}
+
+func (a *auditLog) write(r *http.Request, action, project, outcome, detail string) {
 	// The request's context may end with the response; the entry must still land.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()

@@ -97,15 +97,15 @@ func v1Routes(d Deps) chi.Router {
 	r := chi.NewRouter()
 	r.Use(requireToken(d.Tokens))
 	audit := &auditLog{Auditor: d.Audit, logger: d.Logger}
-	r.Get("/projects", handleProjects(d.Projects))                                         // list projects
-	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                        // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit))                            // logs, JSON or text/plain
-	r.With(requireFull).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))   // restart all or named containers
-	r.With(requireFull).Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))     // plan (dry_run) or start a deploy
-	r.With(requireFull).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops))                         // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                    // one deploy with its events
-	r.With(requireFull).Get("/audit", handleAudit(d.Audit))                                // the audit log
+	r.Get("/projects", handleProjects(d.Projects))                                                            // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit))                                               // logs, JSON or text/plain
+	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
+	r.With(requireFull(audit, "deploy")).Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))       // plan (dry_run) or start a deploy
+	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops))                                            // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
+	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit))                                   // the audit log
 	return r
 }
 
