@@ -266,6 +266,9 @@ func (d *Deploy) Note(ctx context.Context, key, value string) error {
 
 // Commit finishes a deploy that succeeded: its backup is kept for Rollback, its
 // journal dropped, the manifest updated, and backups beyond the newest Keep removed.
+// An error means the deploy is not committed (Undo it). Once the journal is dropped
+// the deploy stands, so a failure to update the manifest or prune old backups after
+// that is logged, not returned.
 func (d *Deploy) Commit(ctx context.Context) error {
 	switch {
 	case d.finished:
@@ -301,11 +304,11 @@ func (d *Deploy) Commit(ctx context.Context) error {
 	}
 	if len(added)+len(removed) > 0 {
 		if err := e.saveManifest(d.rec.Project, after); err != nil {
-			return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
+			e.log.Warn("deploy committed, its files not recorded in the manifest", "project", d.rec.Project, "deploy", d.rec.DeployID, "error", err)
 		}
 	}
 	if err := e.prune(d.rec.Project); err != nil {
-		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
+		e.log.Warn("deploy committed, old backups not pruned", "project", d.rec.Project, "deploy", d.rec.DeployID, "error", err)
 	}
 	return nil
 }

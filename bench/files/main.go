@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed after)")
 	fsyncPeer := fs.Bool("fsync-peer", true, "also time rsync -a --fsync for the syncs")
 	workers := fs.Int("workers", 0, "scar's copy workers (0: its default)")
+	only := fs.String("only", "", "run only the scenarios whose name contains this")
+	verbose := fs.Bool("v", false, "print every run's time, not just the medians")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +82,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	report := func(name string, scar, peer []time.Duration) {
 		s, r := median(scar), median(peer)
 		fmt.Fprintf(out, "%-32s %12s %12s %8.2f\n", name, round(s), round(r), float64(s)/float64(r))
+		if *verbose {
+			fmt.Fprintf(out, "    scar  %v\n    rsync %v\n", roundAll(scar), roundAll(peer))
+		}
 	}
 	rsync := func(extra ...string) func(dst string) error {
 		return func(dst string) error {
@@ -94,37 +100,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := rsync()(b.prodRs); err != nil {
 		return err
 	}
-
-	scar, peer, err := alternate(*runs, nil, b.plan, func() error { return rsync("-n")(b.prodRs) })
-	if err != nil {
-		return err
-	}
-	report("plan, nothing changed (-n)", scar, peer)
-
 	round := 0
 	change := func() error { round++; _, err := gentree.ChangeOne(b.ws, round); return err }
-	if err := change(); err != nil {
-		return err
-	}
-	scar, peer, err = alternate(*runs, nil, b.plan, func() error { return rsync("-n")(b.prodRs) })
-	if err != nil {
-		return err
-	}
-	report("plan, 1 file changed (-n)", scar, peer)
-
-	// Each side's sync of the change above, then a new change before each run.
-	scar, peer, err = alternate(*runs, change, b.deploy, func() error { return rsync()(b.prodRs) })
-	if err != nil {
-		return err
-	}
-	report("sync, 1 file changed", scar, peer)
-
-	scar, peer, err = alternate(*runs, nil, b.deploy, func() error { return rsync()(b.prodRs) })
-	if err != nil {
-		return err
-	}
-	report("sync, nothing changed", scar, peer)
-
 	wipe := func() error {
 		for _, d := range []string{b.prodScar, b.prodRs} {
 			if err := os.RemoveAll(d); err != nil {
@@ -133,24 +110,42 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	}
-	scar, peer, err = alternate(*runs, wipe, b.deploy, func() error { return rsync()(b.prodRs) })
-	if err != nil {
-		return err
+	rsyncN := func() error { return rsync("-n")(b.prodRs) }
+	rsyncA := func() error { return rsync()(b.prodRs) }
+	rsyncF := func() error { return rsync("--fsync")(b.prodRs) }
+	scenarios := []struct {
+		name string
+		// once runs before the scenario's runs, each before every pair of runs.
+		once, each  func() error
+		scar, peer  func() error
+		fsyncHeader bool
+	}{
+		{name: "plan, nothing changed (-n)", scar: b.plan, peer: rsyncN},
+		{name: "plan, 1 file changed (-n)", once: change, scar: b.plan, peer: rsyncN},
+		// Each side syncs the change made before the pair.
+		{name: "sync, 1 file changed", each: change, scar: b.deploy, peer: rsyncA},
+		{name: "sync, nothing changed", scar: b.deploy, peer: rsyncA},
+		{name: "sync, fresh copy", each: wipe, scar: b.deploy, peer: rsyncA},
+		{name: "sync, fresh copy (--fsync)", each: wipe, scar: b.deploy, peer: rsyncF, fsyncHeader: true},
+		{name: "sync, 1 file changed (--fsync)", each: change, scar: b.deploy, peer: rsyncF},
 	}
-	report("sync, fresh copy", scar, peer)
-
-	if *fsyncPeer {
-		fmt.Fprintf(out, "\nagainst rsync -a --fsync (rsync also syncing every file, as scar does):\n")
-		scar, peer, err = alternate(*runs, wipe, b.deploy, func() error { return rsync("--fsync")(b.prodRs) })
-		if err != nil {
-			return err
+	for _, sc := range scenarios {
+		if !strings.Contains(sc.name, *only) || (!*fsyncPeer && strings.Contains(sc.name, "--fsync")) {
+			continue
 		}
-		report("sync, fresh copy (--fsync)", scar, peer)
-		scar, peer, err = alternate(*runs, change, b.deploy, func() error { return rsync("--fsync")(b.prodRs) })
-		if err != nil {
-			return err
+		if sc.fsyncHeader {
+			fmt.Fprintf(out, "\nagainst rsync -a --fsync (rsync also syncing every file, as scar does):\n")
 		}
-		report("sync, 1 file changed (--fsync)", scar, peer)
+		if sc.once != nil {
+			if err := sc.once(); err != nil {
+				return err
+			}
+		}
+		scar, peer, err := alternate(*runs, sc.each, sc.scar, sc.peer)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		report(sc.name, scar, peer)
 	}
 	return nil
 }
@@ -250,4 +245,12 @@ func round(d time.Duration) time.Duration {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(100 * time.Microsecond)
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = round(d)
+	}
+	return out
 }

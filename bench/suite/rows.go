@@ -1,0 +1,394 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// contender is one side of a timed comparison.
+type contender struct {
+	name string
+	// prepare runs untimed before each of its runs.
+	prepare func() error
+	run     func() error
+}
+
+// alternate runs every contender runs times, round by round, each round starting
+// with the next contender so that none always goes first (or always right after the
+// same neighbour). It returns each contender's durations, in the order given.
+func (s *suite) alternate(what string, runs int, cs ...contender) ([][]time.Duration, error) {
+	res := make([][]time.Duration, len(cs))
+	for i := range runs {
+		for j := range cs {
+			k := (i + j) % len(cs)
+			c := cs[k]
+			if err := s.ctx.Err(); err != nil {
+				return nil, err
+			}
+			if c.prepare != nil {
+				if err := c.prepare(); err != nil {
+					return nil, fmt.Errorf("%s, preparing %s: %w", what, c.name, err)
+				}
+			}
+			start := time.Now()
+			if err := c.run(); err != nil {
+				return nil, fmt.Errorf("%s, %s: %w", what, c.name, err)
+			}
+			res[k] = append(res[k], time.Since(start))
+		}
+	}
+	fmt.Fprintf(s.out, "\n%s (%d runs each, alternating; median [min … max]):\n", what, runs)
+	for k, c := range cs {
+		fmt.Fprintf(s.out, "  %-44s %10s  [%s … %s]\n", c.name, fmtDur(median(res[k])), fmtDur(slices.Min(res[k])), fmtDur(slices.Max(res[k])))
+	}
+	return res, nil
+}
+
+// warm runs each contender once, untimed: connections, caches and interpreters warm.
+func warm(cs ...contender) error {
+	for _, c := range cs {
+		if c.prepare != nil {
+			if err := c.prepare(); err != nil {
+				return err
+			}
+		}
+		if err := c.run(); err != nil {
+			return fmt.Errorf("warm-up of %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *suite) statusRows() error {
+	p := s.f.status
+	ctx := s.ctx
+	cs := []contender{
+		{name: "scar GET /status (REST)", run: func() error {
+			body, err := s.scar.do("GET", "/api/v1/projects/status/status", "")
+			if err != nil {
+				return err
+			}
+			var st struct{ Containers []json.RawMessage }
+			if err := json.Unmarshal(body, &st); err != nil || len(st.Containers) != 10 {
+				return fmt.Errorf("status: %d containers (%v)", len(st.Containers), err)
+			}
+			return nil
+		}},
+		{name: "raw Engine API (list + 10 inspects)", run: func() error { return s.raw.status(ctx, p.name, 10) }},
+		{name: "docker ps + docker inspect (CLI)", run: func() error {
+			out, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.name).Output()
+			if err != nil {
+				return err
+			}
+			return cli(ctx, "", append([]string{"docker", "inspect"}, strings.Fields(string(out))...)...)()
+		}},
+		{name: "seed: docker-py loop", run: func() error { return s.seed.do("status", p.containers()...) }},
+	}
+	if s.composeV2 != nil {
+		cs = append(cs, contender{name: "docker compose ps (v2)", run: cli(ctx, p.production, append(slices.Clone(s.composeV2), "-p", p.name, "ps")...)})
+	}
+	if s.composeV1 != nil {
+		cs = append(cs, contender{name: "docker-compose ps (v1)", run: cli(ctx, p.production, append(slices.Clone(s.composeV1), "-p", p.name, "ps")...)})
+	}
+	if err := warm(cs...); err != nil {
+		return err
+	}
+	res, err := s.alternate("status of 10 containers", s.opts.runs*4, cs...)
+	if err != nil {
+		return err
+	}
+	scar := median(res[0])
+	s.t.timeRow("status, 10 containers, via REST", scar, cs[1].name, median(res[1]), "≤ 1.5×", func(r float64) bool { return r <= 1.5 })
+	s.t.timeRow("", scar, cs[2].name, median(res[2]), "", nil)
+	s.t.timeRow("", scar, cs[3].name, median(res[3]), "faster (< 1)", func(r float64) bool { return r < 1 })
+	for k := 4; k < len(cs); k++ {
+		goal, ok := "", (func(float64) bool)(nil)
+		if strings.Contains(cs[k].name, "v1") || s.composeV1 == nil {
+			goal, ok = "≥ 20× faster (≤ 0.05)", func(r float64) bool { return r <= 0.05 }
+		}
+		s.t.timeRow("", scar, cs[k].name, median(res[k]), goal, ok)
+	}
+	return nil
+}
+
+func (s *suite) logsRows() error {
+	p := s.f.status
+	ctx := s.ctx
+	primary := p.container(p.services[0])
+	cs := []contender{
+		{name: "scar GET /logs?lines=1000 (REST, JSON)", run: func() error {
+			body, err := s.scar.do("GET", "/api/v1/projects/status/logs?lines=1000", "")
+			if err != nil {
+				return err
+			}
+			var res struct{ Lines []json.RawMessage }
+			if err := json.Unmarshal(body, &res); err != nil || len(res.Lines) != 1000 {
+				return fmt.Errorf("logs: %d lines (%v)", len(res.Lines), err)
+			}
+			return nil
+		}},
+		{name: "docker logs --tail 1000 (CLI)", run: cli(ctx, "", "docker", "logs", "--tail", "1000", primary)},
+		{name: "raw Engine API (logs, tail=1000)", run: func() error { return s.raw.logs(ctx, primary, 1000) }},
+	}
+	if err := warm(cs...); err != nil {
+		return err
+	}
+	res, err := s.alternate("logs, 1000 lines", s.opts.runs*4, cs...)
+	if err != nil {
+		return err
+	}
+	scar := median(res[0])
+	s.t.timeRow("logs, 1000 lines, via REST", scar, cs[1].name, median(res[1]), "faster (< 1)", func(r float64) bool { return r < 1 })
+	s.t.timeRow("", scar, cs[2].name, median(res[2]), "", nil)
+	return nil
+}
+
+// waitHealthy polls the containers every 10 ms until each is healthy.
+func (s *suite) waitHealthy(containers []string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, c := range containers {
+		for {
+			h, err := s.raw.health(s.ctx, c)
+			if err != nil {
+				return err
+			}
+			if h == "healthy" {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s not healthy within 60s (%s)", c, h)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (s *suite) restartRows() error {
+	p := s.f.restart
+	ctx := s.ctx
+	all := p.containers()
+	healthy := func() error { return s.waitHealthy(all) }
+	round := 0
+	// Each run of a single restart takes the next container, so that every one is timed.
+	nextOne := func() string { round++; return p.services[round%len(p.services)] }
+	var one string
+	cs := []contender{
+		{name: "scar POST /restart, 5 containers (REST)", prepare: healthy, run: func() error {
+			return s.restartOK(`{}`, 5)
+		}},
+		{name: "scar POST /restart, 1 container (REST)", prepare: healthy, run: func() error {
+			return s.restartOK(fmt.Sprintf(`{"containers":[%q]}`, nextOne()), 1)
+		}},
+		{name: "raw Engine API: 5 restarts at once, until healthy", prepare: healthy, run: func() error {
+			if err := s.raw.restart(ctx, all); err != nil {
+				return err
+			}
+			return s.waitHealthy(all)
+		}},
+		{name: "raw Engine API: 1 restart, until healthy", prepare: func() error { one = p.container(nextOne()); return healthy() }, run: func() error {
+			if err := s.raw.restart(ctx, []string{one}); err != nil {
+				return err
+			}
+			return s.waitHealthy([]string{one})
+		}},
+		{name: "raw Engine API: 5 restarts at once (no health wait)", prepare: healthy, run: func() error { return s.raw.restart(ctx, all) }},
+		{name: "raw Engine API: 1 restart (no health wait)", prepare: func() error { one = p.container(nextOne()); return healthy() }, run: func() error {
+			return s.raw.restart(ctx, []string{one})
+		}},
+		{name: "docker restart of the 5 (CLI, no health wait)", prepare: healthy, run: cli(ctx, "", append([]string{"docker", "restart"}, all...)...)},
+		{name: "seed: docker-py loop (no health wait)", prepare: healthy, run: func() error { return s.seed.do("restart", all...) }},
+	}
+	if s.composeV1 != nil {
+		cs = append(cs, contender{name: "docker-compose restart (v1, no health wait)", prepare: healthy, run: cli(ctx, p.production, append(slices.Clone(s.composeV1), "-p", p.name, "restart")...)})
+	} else if s.composeV2 != nil {
+		cs = append(cs, contender{name: "docker compose restart (v2, no health wait)", prepare: healthy, run: cli(ctx, p.production, append(slices.Clone(s.composeV2), "-p", p.name, "restart")...)})
+	}
+	res, err := s.alternate("restart of 5 containers", s.opts.restartRuns, cs...)
+	if err != nil {
+		return err
+	}
+	if err := healthy(); err != nil {
+		return err
+	}
+	five := median(res[0])
+	slowest := slices.Max(res[1])
+	s.t.timeRow("restart 5 containers, via REST, until healthy", five, "scar, slowest single restart", slowest, "≤ 1.3×", func(r float64) bool { return r <= 1.3 })
+	s.t.timeRow("", five, "scar, median single restart", median(res[1]), "", nil)
+	for k := 2; k < len(cs); k++ {
+		s.t.timeRow("", five, cs[k].name, median(res[k]), "", nil)
+	}
+	// The engine's own penalty for restarting five at once, for the reading.
+	s.engineRestart = [4]time.Duration{median(res[2]), median(res[3]), median(res[4]), median(res[5])}
+	return nil
+}
+
+// restartOK posts a restart and checks that it reports n containers back.
+func (s *suite) restartOK(body string, n int) error {
+	data, err := s.scar.do("POST", "/api/v1/projects/restart/restart", body)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		OK         bool
+		Containers []json.RawMessage
+	}
+	if err := json.Unmarshal(data, &res); err != nil || !res.OK || len(res.Containers) != n {
+		return fmt.Errorf("restart: ok=%v, %d containers (%v): %s", res.OK, len(res.Containers), err, data)
+	}
+	return nil
+}
+
+// changeFile gives the deploy project's workspace a new version of the file its web
+// container reads through a bind mount (a new size each time, so that a size and
+// mtime comparison sees it).
+func (s *suite) changeFile() error {
+	s.version++
+	text := fmt.Sprintf("version %d\n%s", s.version, strings.Repeat("#", s.version%13))
+	return os.WriteFile(filepath.Join(s.f.deploy.workspace, "content", "index.txt"), []byte(text), 0o644)
+}
+
+// deployment is what the suite reads of a deployment record.
+type deployment struct {
+	ID     string
+	Status string
+	Error  string
+	Plan   struct{ Changed, Restart []string }
+	Events []struct {
+		Time    time.Time
+		Stage   string
+		Message string
+	}
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+// deployScar starts a deploy and polls it every 5 ms until it ends; it must succeed.
+func (s *suite) deployScar() (*deployment, error) {
+	data, err := s.scar.do("POST", "/api/v1/projects/deploy/deploy", "", 202)
+	if err != nil {
+		return nil, err
+	}
+	var d deployment
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for d.Status == "running" || d.Status == "" {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("deploy %s still running after 2m", d.ID)
+		}
+		time.Sleep(5 * time.Millisecond)
+		data, err := s.scar.do("GET", "/api/v1/deployments/"+d.ID, "")
+		if err != nil {
+			return nil, err
+		}
+		d = deployment{}
+		if err := json.Unmarshal(data, &d); err != nil {
+			return nil, err
+		}
+	}
+	if d.Status != "success" {
+		return &d, fmt.Errorf("deploy %s: %s: %s", d.ID, d.Status, d.Error)
+	}
+	return &d, nil
+}
+
+func (s *suite) planRows() error {
+	p := s.f.deploy
+	ctx := s.ctx
+	cs := []contender{
+		{name: "scar POST /deploy dry_run (REST)", run: func() error {
+			data, err := s.scar.do("POST", "/api/v1/projects/deploy/deploy", `{"dry_run":true}`)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Nothing bool `json:"nothing_to_deploy"`
+			}
+			if err := json.Unmarshal(data, &res); err != nil || !res.Nothing {
+				return fmt.Errorf("dry run: want nothing to deploy, got %s", data)
+			}
+			return nil
+		}},
+		{name: "rsync -a -n", run: cli(ctx, "", "rsync", "-a", "-n", "--exclude", ".git", "--exclude", "__pycache__", "--exclude", "*.pyc", p.workspace+"/", p.production+"/")},
+	}
+	if err := warm(cs...); err != nil {
+		return err
+	}
+	res, err := s.alternate(fmt.Sprintf("deploy plan, %d files unchanged", s.opts.treeFiles), s.opts.runs*2, cs...)
+	if err != nil {
+		return err
+	}
+	scar := median(res[0])
+	s.t.timeRow(fmt.Sprintf("deploy plan, %d files unchanged, via REST (dry run)", s.opts.treeFiles), scar, cs[1].name, median(res[1]),
+		"≤ 0.5 s and ≤ 1.0×", func(r float64) bool { return r <= 1 && scar <= 500*time.Millisecond })
+	return nil
+}
+
+func (s *suite) deployRows() error {
+	p := s.f.deploy
+	ctx := s.ctx
+	web := []string{p.container("web")}
+	healthy := func() error { return s.waitHealthy(web) }
+	var last *deployment
+	seed := exec.CommandContext(ctx, filepath.Join(s.opts.root, "bench", "peers", "seed_deploy.sh"), p.workspace, p.production, p.name)
+	seedEnv := append(os.Environ(), "SEED_COMPOSE="+strings.Join(s.composeMain, " "))
+	cs := []contender{
+		{name: "scar POST /deploy, until done (REST)", prepare: func() error {
+			if err := healthy(); err != nil {
+				return err
+			}
+			return s.changeFile()
+		}, run: func() error {
+			d, err := s.deployScar()
+			last = d
+			return err
+		}},
+		{name: "scar POST /restart of web (REST)", prepare: healthy, run: func() error {
+			return s.restartOK(`{"containers":["web"]}`, 1)
+		}},
+		{name: "seed: rsync -av + compose up -d", prepare: func() error {
+			if err := healthy(); err != nil {
+				return err
+			}
+			return s.changeFile()
+		}, run: func() error {
+			cmd := exec.CommandContext(ctx, seed.Path, seed.Args[1:]...)
+			cmd.Env = seedEnv
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("%w: %s", err, lastLines(string(out), 5))
+			}
+			return nil
+		}},
+		{name: "docker restart web (CLI, no health wait)", prepare: healthy, run: cli(ctx, "", "docker", "restart", web[0])},
+	}
+	res, err := s.alternate("deploy of one changed file, no rebuild", s.opts.restartRuns+2, cs...)
+	if err != nil {
+		return err
+	}
+	if err := healthy(); err != nil {
+		return err
+	}
+	deploy, restart := median(res[0]), median(res[1])
+	s.t.timeRow(fmt.Sprintf("deploy of 1 changed file (%d-file tree), no rebuild, until done", s.opts.treeFiles), deploy, "scar restart of web + 0.3 s", restart+300*time.Millisecond,
+		"≤ 1.0×", func(r float64) bool { return r <= 1 })
+	s.t.timeRow("", deploy, cs[1].name, restart, "", nil)
+	s.t.timeRow("", deploy, cs[2].name+" (no restart)", median(res[2]), "", nil)
+	s.t.timeRow("", deploy, cs[3].name, median(res[3]), "", nil)
+	if last != nil {
+		fmt.Fprintf(s.out, "  stages of the last scar deploy (%s, plan: changed %v, restart %v):\n", fmtDur(last.FinishedAt.Sub(last.StartedAt)), last.Plan.Changed, last.Plan.Restart)
+		prev := last.StartedAt
+		for _, e := range last.Events {
+			fmt.Fprintf(s.out, "    +%-9s %-8s %s\n", fmtDur(e.Time.Sub(prev)), e.Stage, e.Message)
+			prev = e.Time
+		}
+	}
+	return nil
+}
