@@ -45,34 +45,59 @@ const noteKey = "docker"
 // returns a record with status nothing_to_do and runs nothing. The call fails when
 // the project is busy, unknown, or the plan cannot be made.
 func (s *Service) Deploy(ctx context.Context, project string, who Actor, progress Progress) (*Deployment, error) {
+	return s.launch(ctx, project, OpDeploy, who, progress, func(p *projects.Project) (*launchSpec, error) {
+		pl, err := s.plan(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		spec := &launchSpec{kind: KindDeploy, plan: pl.api, work: func(ctx context.Context, r *run) string { return s.runDeploy(ctx, r, pl) }}
+		if pl.files.Empty() {
+			s.metrics.DeploymentsTotal.WithLabelValues(p.Name, DeployNothingToDo).Inc()
+			spec.nothingToDo = true
+		}
+		return spec, nil
+	})
+}
+
+// launchSpec is what launch runs: a deploy or a rollback of a project.
+type launchSpec struct {
+	kind   string
+	plan   DeployPlan
+	undoes string
+	// nothingToDo answers at once with status nothing_to_do and runs nothing.
+	nothingToDo bool
+	work        func(ctx context.Context, r *run) (status string)
+}
+
+// launch is what deploys and rollbacks share: the project's lock, the metrics, the
+// record in the history, and the work in the background, where Shutdown waits for it.
+// prepare runs under the lock.
+func (s *Service) launch(ctx context.Context, project, op string, who Actor, progress Progress, prepare func(*projects.Project) (*launchSpec, error)) (*Deployment, error) {
 	if s.files == nil {
 		return nil, errors.New("deploys are not configured")
 	}
-	done := s.track(OpDeploy)
+	done := s.track(op)
 	p, err := s.projects.Resolve(project)
 	if err != nil {
 		done("", true)
 		return nil, err
 	}
-	unlock, err := s.locks.TryLock(p.Name, OpDeploy, who)
+	unlock, err := s.locks.TryLock(p.Name, op, who)
 	if err != nil {
 		done(p.Name, true)
 		return nil, err
 	}
-	pl, err := s.plan(ctx, p)
-	if err != nil {
-		unlock()
-		done(p.Name, true)
-		return nil, err
-	}
-	if pl.files.Empty() {
+	spec, err := prepare(p)
+	if err == nil && spec.nothingToDo {
 		unlock()
 		done(p.Name, false)
-		s.metrics.DeploymentsTotal.WithLabelValues(p.Name, DeployNothingToDo).Inc()
-		return &Deployment{Project: p.Name, Kind: KindDeploy, Who: who.Name, StartedAt: s.now(), FinishedAt: s.now(),
-			Status: DeployNothingToDo, Plan: pl.api}, nil
+		now := s.now()
+		return &Deployment{Project: p.Name, Kind: spec.kind, Who: who.Name, StartedAt: now, FinishedAt: now, Status: DeployNothingToDo, Plan: spec.plan}, nil
 	}
-	r, err := s.start(ctx, p, KindDeploy, who, pl.api, "", serialize(progress))
+	var r *run
+	if err == nil {
+		r, err = s.start(ctx, p, spec.kind, who, spec.plan, spec.undoes, serialize(progress))
+	}
 	if err != nil {
 		unlock()
 		done(p.Name, true)
@@ -81,7 +106,7 @@ func (s *Service) Deploy(ctx context.Context, project string, who Actor, progres
 	first := r.snapshot()
 	s.bg.wg.Go(func() {
 		defer unlock()
-		status := s.runDeploy(s.bg.ctx, r, pl)
+		status := spec.work(s.bg.ctx, r)
 		done(p.Name, status != DeploySuccess)
 	})
 	return &first, nil

@@ -48,36 +48,14 @@ func (s *Service) lastDeploy(ctx context.Context, p *projects.Project) (*Deploym
 // backup, its images from their kept tags, its containers — and returns the
 // rollback's record at once, like Deploy.
 func (s *Service) Rollback(ctx context.Context, project string, who Actor, progress Progress) (*Deployment, error) {
-	done := s.track(OpRollback)
-	p, err := s.projects.Resolve(project)
-	if err != nil {
-		done("", true)
-		return nil, err
-	}
-	unlock, err := s.locks.TryLock(p.Name, OpRollback, who)
-	if err != nil {
-		done(p.Name, true)
-		return nil, err
-	}
-	last, err := s.lastDeploy(ctx, p)
-	if err != nil {
-		unlock()
-		done(p.Name, true)
-		return nil, err
-	}
-	r, err := s.start(ctx, p, KindRollback, who, last.Plan, last.ID, serialize(progress))
-	if err != nil {
-		unlock()
-		done(p.Name, true)
-		return nil, err
-	}
-	first := r.snapshot()
-	s.bg.wg.Go(func() {
-		defer unlock()
-		status := s.runRollback(s.bg.ctx, r, last.ID)
-		done(p.Name, status != DeploySuccess)
+	return s.launch(ctx, project, OpRollback, who, progress, func(p *projects.Project) (*launchSpec, error) {
+		last, err := s.lastDeploy(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return &launchSpec{kind: KindRollback, plan: last.Plan, undoes: last.ID,
+			work: func(ctx context.Context, r *run) string { return s.runRollback(ctx, r, last.ID) }}, nil
 	})
-	return &first, nil
 }
 
 func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status string) {
