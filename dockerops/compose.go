@@ -18,17 +18,34 @@ import (
 type Compose struct {
 	// argv is the command before its arguments: ["docker", "compose"] or ["docker-compose"].
 	argv []string
+	// dockerHost is the engine of projects that name none (see ComposeDockerHost).
+	dockerHost string
 
 	once     sync.Once
 	detected []string
 	err      error
 }
 
+// ComposeOption configures a Compose runner.
+type ComposeOption func(*Compose)
+
+// ComposeDockerHost makes host ("unix:///var/run/docker.sock", "tcp://...") the
+// DOCKER_HOST of the tool for projects without a docker_host of their own, so that it
+// talks to the engine scar's own client talks to even when scar's DOCKER_HOST came
+// from its configuration rather than the process environment. Empty changes nothing.
+func ComposeDockerHost(host string) ComposeOption {
+	return func(c *Compose) { c.dockerHost = host }
+}
+
 // NewCompose returns a runner for command ("docker compose", "docker-compose"); an
 // empty command is detected at first use: v2 when `docker compose version` works,
 // else v1.
-func NewCompose(command string) *Compose {
-	return &Compose{argv: strings.Fields(command)}
+func NewCompose(command string, opts ...ComposeOption) *Compose {
+	c := &Compose{argv: strings.Fields(command)}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Command returns the tool's command line, detecting it if needed.
@@ -61,6 +78,9 @@ func (c *Compose) Run(ctx context.Context, dir, project, dockerHost string, args
 	cmd := exec.CommandContext(ctx, argv[0], full...)
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
+	if dockerHost == "" {
+		dockerHost = c.dockerHost
+	}
 	if dockerHost != "" {
 		cmd.Env = append(cmd.Env, "DOCKER_HOST="+dockerHost)
 	}

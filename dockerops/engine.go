@@ -36,6 +36,10 @@ const dialTimeout = 2 * time.Second
 // /_ping, then the call), and each would wait the full timeout again.
 const dialFailMemory = time.Second
 
+// UserAgent is the User-Agent of scar's own Engine API calls, so that the daemon's
+// logs and a socket proxy tell them from those of the Compose tool that deploys run.
+const UserAgent = "scar"
+
 // NewClient returns a Docker Engine client for host ("unix:///var/run/docker.sock",
 // "tcp://10.0.0.2:2375"); an empty host means DOCKER_HOST, else the default socket.
 // DOCKER_TLS_VERIFY, DOCKER_CERT_PATH and DOCKER_API_VERSION work as with the docker
@@ -64,7 +68,7 @@ func NewClient(host string) (*client.Client, error) {
 		},
 		CheckRedirect: client.CheckRedirect,
 	}
-	opts := []client.Opt{client.WithHTTPClient(hc), client.FromEnv, client.WithHost(host)}
+	opts := []client.Opt{client.WithHTTPClient(hc), client.FromEnv, client.WithHost(host), client.WithUserAgent(UserAgent)}
 	if u.Scheme == "unix" || u.Scheme == "tcp" {
 		d := &memoDialer{network: u.Scheme, addr: u.Host, dial: (&net.Dialer{Timeout: dialTimeout}).DialContext, now: time.Now}
 		opts = append(opts, client.WithDialContext(d.DialContext))
