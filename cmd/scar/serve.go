@@ -28,8 +28,9 @@ import (
 )
 
 // shutdownGrace is how long running requests and deploys get to finish or reach a safe
-// point after SIGINT/SIGTERM; a deploy still running then is rolled back.
-const shutdownGrace = 30 * time.Second
+// point after SIGINT/SIGTERM; a deploy still running then is rolled back. A variable
+// only so that tests can shorten it.
+var shutdownGrace = 30 * time.Second
 
 // serve builds every dependency and serves until ctx ends.
 func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
@@ -60,7 +61,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	m := metrics.New(reg, version)
 
 	ops := dockerops.New(docker, projectStore, m, logger,
-		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand)),
+		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost))),
 		dockerops.WithPendingChanges(pendingChanges(files)),
 	)
 	// A deploy that a crash cut short is undone before anything else runs.
