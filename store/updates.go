@@ -35,3 +35,12 @@ func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time) (int64, error)
 	}
 	return n, nil
 }
+
+// ForgetUpdate removes a recorded update id, for an update that was recorded but could
+// not be handled and is to be delivered again.
+func (db *DB) ForgetUpdate(ctx context.Context, updateID int64) error {
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM telegram_updates WHERE update_id = ?`, updateID); err != nil {
+		return fmt.Errorf("store: forget update %d: %w", updateID, err)
+	}
+	return nil
+}

@@ -119,3 +119,28 @@ func TestPruneUpdatesForgetsOnlyOldIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestForgetUpdateLetsItBeMarkedAgain(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t)
+	now := time.Now()
+	for _, id := range []int64{1, 2} {
+		if _, err := db.MarkUpdate(ctx, id, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.ForgetUpdate(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ForgetUpdate(ctx, 99); err != nil {
+		t.Errorf("forgetting an unknown id: %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		id    int64
+		first bool
+	}{{1, true}, {2, false}} {
+		if first, err := db.MarkUpdate(ctx, tc.id, now); err != nil || first != tc.first {
+			t.Errorf("MarkUpdate(%d) after forgetting 1 = %v, %v; want %v", tc.id, first, err, tc.first)
+		}
+	}
+}
