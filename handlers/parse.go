@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -149,6 +151,10 @@ func DecodeUpdate(data []byte) (u telego.Update, err error) {
 			u, err = telego.Update{}, fmt.Errorf("telegram: decode update: panic: %v", r)
 		}
 	}()
+	data, err = canonicalJSON(data)
+	if err != nil {
+		return telego.Update{}, fmt.Errorf("telegram: decode update: %w", err)
+	}
 	var head struct {
 		UpdateID *int `json:"update_id"`
 	}
@@ -162,4 +168,23 @@ func DecodeUpdate(data []byte) (u telego.Update, err error) {
 		return telego.Update{}, fmt.Errorf("telegram: decode update: %w", err)
 	}
 	return u, nil
+}
+
+// canonicalJSON re-encodes a JSON value with encoding/json, numbers kept exactly.
+// telego decodes messages with a third-party JSON library that, for a lone UTF-16
+// surrogate escape near the end of a string, makes a pointer past its buffer: a fatal
+// error under -race's checkptr (found by the hostile-input test), and a pointer the
+// garbage collector may reject. Re-encoded, the update reaches it as plain UTF-8
+// without such escapes; invalid UTF-8 has become U+FFFD on the way.
+func canonicalJSON(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the JSON value")
+	}
+	return json.Marshal(v)
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -137,6 +138,22 @@ func TestDecodeUpdate(t *testing.T) {
 				t.Fatalf("DecodeUpdate error = %v, wantErr %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestDecodeUpdateLoneSurrogates: a lone UTF-16 surrogate escape near the end of a
+// string once made telego's JSON library compute a pointer past its buffer, a fatal
+// error under -race (found by TestFaultHostileInput). Every length that crossed an
+// allocation boundary is in the loop; each decodes to U+FFFD.
+func TestDecodeUpdateLoneSurrogates(t *testing.T) {
+	for n := range 64 {
+		for _, escape := range []string{`\ud800`, `\udbff`, `\udc00`, `\ud800\u0041`} {
+			body := fmt.Sprintf(`{"update_id":1,"message":{"message_id":1,"date":1,"chat":{"id":1,"type":"private"},"text":"%s%s"}}`, strings.Repeat("a", n), escape)
+			u, err := DecodeUpdate([]byte(body))
+			if err != nil || u.Message == nil || !strings.HasPrefix(u.Message.Text, strings.Repeat("a", n)+"\ufffd") {
+				t.Fatalf("%d a's then %s: %v, %+v", n, escape, err, u.Message)
+			}
+		}
 	}
 }
 
