@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,8 @@ type Projects interface {
 type UpdateLog interface {
 	MarkUpdate(ctx context.Context, updateID int64, at time.Time) (bool, error)
 	PruneUpdates(ctx context.Context, cutoff time.Time) (int64, error)
+	// ForgetUpdate drops an id recorded for an update that is to be delivered again.
+	ForgetUpdate(ctx context.Context, updateID int64) error
 }
 
 // AuditLog records and reads who did what; store.DB satisfies it.
@@ -345,11 +348,17 @@ func (b *Bot) Shutdown(ctx context.Context) error {
 	}
 }
 
-// background runs fn as tracked work on the bot's context.
+// background runs fn as tracked work on the bot's context. A panic in fn is logged
+// and ends fn only; callers that must report one to a user recover it themselves.
 func (b *Bot) background(fn func(ctx context.Context)) {
 	b.work.Add(1)
 	go func() {
 		defer b.work.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				b.logPanic(b.ctx, "telegram: panic in background work", &panicError{value: r, stack: string(debug.Stack())})
+			}
+		}()
 		fn(b.ctx)
 	}()
 }

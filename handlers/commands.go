@@ -196,13 +196,18 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 	return b.help(ctx, in)
 }
 
-// refuseStranger tells a user nobody allowed who they are and how to be allowed,
-// once in a while.
+// refuseStranger audits a command from a user nobody allowed and tells them who they
+// are and how to be allowed, once in a while. The audit keeps to the user's command
+// rate, so that a stranger cannot fill the log faster than an allowed user could.
 func (b *Bot) refuseStranger(ctx context.Context, chatID int64, user telego.User, command string) {
+	if command != "" {
+		if ok, _ := b.access.allow(user.ID); ok {
+			b.record(ctx, actor(user, chatID), strings.TrimPrefix(command, "docker_"), "", "refused", "not an allowed user")
+		}
+	}
 	if !b.access.noticeStranger(user.ID) {
 		return
 	}
-	b.record(ctx, actor(user, chatID), command, "", "unauthorized", "")
 	b.say(ctx, chatID, fmt.Sprintf("🔒 You are not allowed to use this bot.\n"+
 		"Your Telegram user id is <code>%d</code>. To be allowed, the server's admin adds it to "+
 		"<code>SCAR_TELEGRAM_ALLOWED_USERS</code> (or <code>SCAR_TELEGRAM_READONLY_USERS</code>) and restarts scar.", user.ID))

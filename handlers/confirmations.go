@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +99,9 @@ func (b *Bot) handleCallback(ctx context.Context, q *telego.CallbackQuery) strin
 	}
 	user := q.From
 	if b.access.level(user.ID) == levelNone {
+		if ok, _ := b.access.allow(user.ID); ok {
+			b.record(ctx, actor(user, chatID), "button", "", "refused", "not an allowed user")
+		}
 		answer(fmt.Sprintf("You are not allowed to use this bot. Your Telegram user id is %d; the admin can add it to SCAR_TELEGRAM_ALLOWED_USERS.", user.ID), true)
 		return updateUnauthorized
 	}
@@ -185,10 +189,13 @@ func (b *Bot) runRestart(p confirm.Pending, who dockerops.Actor) {
 	b.background(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, progressTimeout)
 		defer cancel()
-		res, err := b.ops.Restart(ctx, p.Project, dockerops.RestartRequest{}, who, func(ev dockerops.Event) {
-			view.apply(ev)
-			live.set(view.render())
+		res, err := recovered(func() (*dockerops.RestartResult, error) {
+			return b.ops.Restart(ctx, p.Project, dockerops.RestartRequest{}, who, func(ev dockerops.Event) {
+				view.apply(ev)
+				live.set(view.render())
+			})
 		})
+		b.logPanic(ctx, "telegram: restart panicked", err, slog.String("project", p.Project))
 		live.finish(ctx, view.final(b, res, err))
 		outcome, detail := "ok", ""
 		switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -156,7 +157,8 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 		if p.Action == dockerops.OpRollback {
 			start = b.deploys.Rollback
 		}
-		d, err := start(ctx, p.Project, who, progress)
+		d, err := recovered(func() (*dockerops.Deployment, error) { return start(ctx, p.Project, who, progress) })
+		b.logPanic(ctx, "telegram: "+p.Action+" panicked", err, slog.String("project", p.Project))
 		if err != nil {
 			r := &reply{}
 			r.add("%s", errorText(p.Action, err))

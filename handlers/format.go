@@ -207,8 +207,13 @@ func (b *Bot) formatLogs(res *dockerops.LogsResult, asked int) *reply {
 
 // errorText is the one place that turns an operation's error into Telegram text.
 func errorText(what string, err error) string {
-	var busy *dockerops.BusyError
+	var (
+		busy *dockerops.BusyError
+		pe   *panicError
+	)
 	switch {
+	case errors.As(err, &pe):
+		return "❌ Could not " + what + ": scar hit an internal error (the details are in its log)."
 	case errors.As(err, &busy):
 		return fmt.Sprintf("⏳ <b>%s</b> is busy: %s by %s since %s UTC. Try again when it has finished.",
 			esc(busy.Project), esc(busy.Operation), esc(clip(busy.Who, maxDynamic)), busy.Since.UTC().Format("15:04:05"))

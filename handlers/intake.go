@@ -138,7 +138,15 @@ func (b *Bot) RunPolling(ctx context.Context) error {
 			// here is not delivered again; one that could not be queued is left for
 			// the next start (and the store says whether it ran).
 			if !b.take(ctx, u) {
-				return nil
+				if b.closing.Load() {
+					return nil
+				}
+				// The queues are full: this update and the rest of the batch come
+				// again with the next getUpdates, once the workers made room.
+				if sleep(ctx, time.Second) != nil {
+					return nil
+				}
+				break
 			}
 			offset = u.UpdateID + 1
 		}
@@ -148,7 +156,8 @@ func (b *Bot) RunPolling(ctx context.Context) error {
 }
 
 // take checks an update against the processed ids and queues it in its chat. It
-// reports false when the update was not taken and should be delivered again.
+// reports false when the update was not taken and should be delivered again: the bot
+// is stopping, or the queues are full.
 func (b *Bot) take(ctx context.Context, u telego.Update) bool {
 	kind := updateKind(u)
 	if b.closing.Load() {
@@ -172,11 +181,17 @@ func (b *Bot) take(ctx context.Context, u telego.Update) bool {
 		return true
 	}
 	queued := b.queue.submit(chatID, func() {
-		b.countUpdate(kind, b.handle(b.ctx, u))
+		b.countUpdate(kind, b.handleSafely(b.ctx, u))
 	})
 	if !queued {
+		// The queues fill when the chat workers are stuck (a Bot API outage): the
+		// update is left to Telegram, which delivers it again later, rather than lost.
 		b.countUpdate(kind, updateDropped)
-		b.log.WarnContext(ctx, "telegram: update dropped, queues full", slog.Int("update_id", u.UpdateID), slog.Int64("chat_id", chatID))
+		b.log.WarnContext(ctx, "telegram: queues full, update left for Telegram to deliver again", slog.Int("update_id", u.UpdateID), slog.Int64("chat_id", chatID))
+		if err := b.updates.ForgetUpdate(ctx, int64(u.UpdateID)); err != nil {
+			b.log.ErrorContext(ctx, "telegram: forgetting an update id", slog.Int("update_id", u.UpdateID), slog.Any("error", err))
+		}
+		return false
 	}
 	return true
 }

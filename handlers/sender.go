@@ -20,13 +20,17 @@ import (
 const (
 	requestSuccess     = "success"
 	requestRateLimited = "rate_limited" // a 429, waited out and retried
-	requestTransient   = "transient"    // a network error or 5xx, retried a few times
+	requestTransient   = "transient"    // a network error or 5xx, retried with pauses
 	requestError       = "error"        // refused by the Bot API, not retried
 )
 
 const (
-	// maxTransientRetries bounds the retries of a network error or 5xx.
-	maxTransientRetries = 3
+	// maxTransientRetries bounds the retries of a network error or 5xx. With the
+	// backoff below they span about 80 seconds: a Bot API outage that short loses no
+	// reply, and a longer one does not hold a chat for ever.
+	maxTransientRetries = 12
+	// maxBackoff caps the wait before one transient retry.
+	maxBackoff = 10 * time.Second
 	// maxRateLimitWaits bounds how often one call waits out a 429.
 	maxRateLimitWaits = 5
 	// maxRetryAfter is the longest 429 wait scar accepts; longer ones fail the call.
@@ -41,7 +45,8 @@ const (
 
 // sender makes every Bot API call: messages keep within Telegram's limits (a few per
 // second per chat, 30 per second in all), a 429 is waited out for its retry_after,
-// network errors and 5xx are retried a few times, and every request is counted.
+// network errors and 5xx are retried with growing pauses for a minute or so, and every
+// request is counted.
 // Calls block their caller — a chat worker or a progress message, never intake.
 type sender struct {
 	api     *telego.Bot
@@ -68,7 +73,7 @@ func newSender(api *telego.Bot, token string, chatRate, globalRate float64, m *m
 		global:   rate.NewLimiter(rate.Limit(globalRate), int(max(1, globalRate))),
 		chatRate: chatRate,
 		chats:    make(map[int64]*rate.Limiter),
-		backoff:  func(n int) time.Duration { return time.Duration(n*n) * 250 * time.Millisecond },
+		backoff:  func(n int) time.Duration { return min(time.Duration(n*n)*250*time.Millisecond, maxBackoff) },
 	}
 }
 
@@ -144,7 +149,10 @@ func (s *sender) call(ctx context.Context, method string, chatID int64, fn func(
 			if transient > maxTransientRetries {
 				return s.fail(ctx, method, err)
 			}
-			if err := sleep(ctx, s.backoff(transient)); err != nil {
+			wait := s.backoff(transient)
+			s.log.WarnContext(ctx, "telegram request failed: retrying", slog.String("method", method),
+				slog.Int("retry", transient), slog.Duration("wait", wait), slog.Any("error", &redactedError{err: err, token: s.token}))
+			if err := sleep(ctx, wait); err != nil {
 				return err
 			}
 		}

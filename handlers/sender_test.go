@@ -65,7 +65,7 @@ func TestSenderRetriesTransientErrorsAFewTimes(t *testing.T) {
 	}{
 		{"one 502", []telegramfake.Failure{{Status: http.StatusBadGateway}}, true, 2},
 		{"three 5xx", []telegramfake.Failure{{Status: 500}, {Status: 502}, {Status: 503}}, true, 4},
-		{"four 5xx give up", []telegramfake.Failure{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, false, 4},
+		{"5xx past the retry bound give up", fiveHundreds(maxTransientRetries + 1), false, maxTransientRetries + 1},
 		{"400 is not retried", []telegramfake.Failure{{Status: http.StatusBadRequest, Description: "Bad Request: chat not found"}}, false, 1},
 		{"403 is not retried", []telegramfake.Failure{{Status: http.StatusForbidden, Description: "Forbidden: bot was blocked by the user"}}, false, 1},
 	}
@@ -129,10 +129,10 @@ func TestSenderKeepsChatRate(t *testing.T) {
 func TestSenderFailuresDoNotLeakTheToken(t *testing.T) {
 	h := newHarness(t)
 	h.bot.send.backoff = func(int) time.Duration { return time.Millisecond }
-	h.api.Fail("sendMessage", telegramfake.Failure{Status: 500}, telegramfake.Failure{Status: 500}, telegramfake.Failure{Status: 500}, telegramfake.Failure{Status: 500})
+	h.api.Fail("sendMessage", fiveHundreds(maxTransientRetries+1)...)
 	_, err := h.bot.send.sendMessage(context.Background(), admin.ID, "x", nil)
 	if err == nil {
-		t.Fatal("send succeeded through four 500s")
+		t.Fatal("send succeeded through more 500s than it retries")
 	}
 	// The fake's 500 is a plain HTTP error; a transport error would carry the URL.
 	if strings.Contains(err.Error(), telegramfake.Token) {
@@ -141,4 +141,13 @@ func TestSenderFailuresDoNotLeakTheToken(t *testing.T) {
 	if got := redact("Post http://x/bot"+telegramfake.Token+"/sendMessage: refused", telegramfake.Token); strings.Contains(got, telegramfake.Token) {
 		t.Errorf("redact left the token in %q", got)
 	}
+}
+
+// fiveHundreds returns n failures with status 500.
+func fiveHundreds(n int) []telegramfake.Failure {
+	fs := make([]telegramfake.Failure, n)
+	for i := range fs {
+		fs[i] = telegramfake.Failure{Status: http.StatusInternalServerError}
+	}
+	return fs
 }
