@@ -398,7 +398,10 @@ func TestDeployComposeChangeIsApplied(t *testing.T) {
 	}
 }
 
-func TestDeployFailureRollsBack(t *testing.T) {
+// TestFaultNewVersionFailsRollsBack (issue 7: new container unhealthy, exits at once,
+// build fails): each is rolled back, production files are identical by hash, and the
+// old version serves again, checked by an HTTP GET on web's published port.
+func TestFaultNewVersionFailsRollsBack(t *testing.T) {
 	tests := []struct {
 		name     string
 		change   func(e *deployEnv)
@@ -445,7 +448,10 @@ func TestDeployFailureRollsBack(t *testing.T) {
 	}
 }
 
-func TestDeployBusyAndOtherProjectsProceed(t *testing.T) {
+// TestFaultConcurrentDeploysBusy (issue 7: two deploys of one project at once, a
+// restart during a deploy): the second deploy and the restart are refused busy, naming
+// the running deploy, while another project deploys alongside.
+func TestFaultConcurrentDeploysBusy(t *testing.T) {
 	ps := projectMap{}
 	a := newDeployEnv(t, ps)
 	b := newDeployEnv(t, ps)
