@@ -11,11 +11,14 @@
 //	UNHEALTHY       "1": /health answers 500
 //	UNHEALTHY_FILE  while this file exists, /health answers 500
 //	LOG_LINES       numbered lines written at start to stdout and to stderr (5)
+//	LOG_RAW_HEX     bytes, in hex, written at start to stdout as one more line, as
+//	                they are: for tests of output that is not valid UTF-8
 //	EXIT_AT_START   "1": exit at once with code 3
 package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,6 +68,17 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "exiting at start as EXIT_AT_START=1 asks")
 		return exitError{code: 3}
 	}
+	if err := writeStartLines(getenv, stdout, stderr); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return serve(ctx, net.JoinHostPort("", port), newHandler(getenv))
+}
+
+// writeStartLines writes the lines LOG_LINES and LOG_RAW_HEX ask for.
+func writeStartLines(getenv func(string) string, stdout, stderr io.Writer) error {
 	lines := 5
 	if v := getenv("LOG_LINES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -73,14 +87,24 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		}
 		lines = n
 	}
+	var raw []byte
+	if v := getenv("LOG_RAW_HEX"); v != "" {
+		b, err := hex.DecodeString(v)
+		if err != nil {
+			return fmt.Errorf("LOG_RAW_HEX=%q: want hex digits", v)
+		}
+		raw = append(b, '\n')
+	}
 	for i := 1; i <= lines; i++ {
 		fmt.Fprintf(stdout, "stdout line %d\n", i)
 		fmt.Fprintf(stderr, "stderr line %d\n", i)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	return serve(ctx, net.JoinHostPort("", port), newHandler(getenv))
+	if raw != nil {
+		if _, err := stdout.Write(raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newHandler(getenv func(string) string) http.Handler {

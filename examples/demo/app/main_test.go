@@ -73,3 +73,37 @@ func TestRunRejectsABadLineCount(t *testing.T) {
 		t.Fatalf("err = %v, want one naming LOG_LINES", err)
 	}
 }
+
+func TestStartLines(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantOut    string
+		wantErrOut string
+		wantErr    string
+	}{
+		{"default count", nil, "stdout line 1\nstdout line 2\nstdout line 3\nstdout line 4\nstdout line 5\n", "stderr line 1\nstderr line 2\nstderr line 3\nstderr line 4\nstderr line 5\n", ""},
+		{"raw bytes after the lines", map[string]string{"LOG_LINES": "1", "LOG_RAW_HEX": "ff3c623ec328"}, "stdout line 1\n\xff<b>\xc3(\n", "stderr line 1\n", ""},
+		{"raw bytes alone", map[string]string{"LOG_LINES": "0", "LOG_RAW_HEX": "FEFF00"}, "\xfe\xff\x00\n", "", ""},
+		{"bad hex", map[string]string{"LOG_RAW_HEX": "zz"}, "", "", "LOG_RAW_HEX"},
+		{"odd hex", map[string]string{"LOG_RAW_HEX": "abc"}, "", "", "LOG_RAW_HEX"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := writeStartLines(func(k string) string { return tc.env[k] }, &out, &errOut)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.wantOut || errOut.String() != tc.wantErrOut {
+				t.Errorf("stdout %q stderr %q, want %q and %q", out.String(), errOut.String(), tc.wantOut, tc.wantErrOut)
+			}
+		})
+	}
+}
