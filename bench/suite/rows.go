@@ -181,10 +181,10 @@ func (s *suite) restartRows() error {
 	var one string
 	cs := []contender{
 		{name: "scar POST /restart, 5 containers (REST)", prepare: healthy, run: func() error {
-			return s.restartOK(`{}`, 5)
+			return s.restartOK("restart", `{}`, 5)
 		}},
 		{name: "scar POST /restart, 1 container (REST)", prepare: healthy, run: func() error {
-			return s.restartOK(fmt.Sprintf(`{"containers":[%q]}`, nextOne()), 1)
+			return s.restartOK("restart", fmt.Sprintf(`{"containers":[%q]}`, nextOne()), 1)
 		}},
 		{name: "raw Engine API: 5 restarts at once, until healthy", prepare: healthy, run: func() error {
 			if err := s.raw.restart(ctx, all); err != nil {
@@ -230,8 +230,8 @@ func (s *suite) restartRows() error {
 }
 
 // restartOK posts a restart and checks that it reports n containers back.
-func (s *suite) restartOK(body string, n int) error {
-	data, err := s.scar.do("POST", "/api/v1/projects/restart/restart", body)
+func (s *suite) restartOK(project, body string, n int) error {
+	data, err := s.scar.do("POST", "/api/v1/projects/"+project+"/restart", body)
 	if err != nil {
 		return err
 	}
@@ -352,7 +352,7 @@ func (s *suite) deployRows() error {
 			return err
 		}},
 		{name: "scar POST /restart of web (REST)", prepare: healthy, run: func() error {
-			return s.restartOK(`{"containers":["web"]}`, 1)
+			return s.restartOK("deploy", `{"containers":["web"]}`, 1)
 		}},
 		{name: "seed: rsync -av + compose up -d", prepare: func() error {
 			if err := healthy(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -221,6 +222,22 @@ func (b *bareHook) stop() {
 	b.cmd.Wait()
 }
 
+// cpuTime is the user and system CPU time a process has used so far.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
 // rssSampler records the largest VmRSS of scar seen every 50 ms until stopped.
 func (s *suite) rssSampler() (stop func() int64) {
 	var peak atomic.Int64
@@ -275,6 +292,11 @@ func (s *suite) webhookRows() error {
 		}
 		for _, isScar := range order {
 			var r *loadResult
+			pid := bare.cmd.Process.Pid
+			if isScar {
+				pid = s.scar.cmd.Process.Pid
+			}
+			cpu0 := cpuTime(pid)
 			if isScar {
 				stop := s.rssSampler()
 				r, err = load(s.ctx, scarAddr, webhookPath, conns, d, 0)
@@ -289,8 +311,10 @@ func (s *suite) webhookRows() error {
 				return err
 			}
 			name := map[bool]string{true: "scar", false: "bare net/http handler"}[isScar]
-			fmt.Fprintf(s.out, "  %-24s %8.0f updates/s  (%d acked, %d failed; p50 %s, p99 %s)\n", name, r.rate(), r.ok, r.failed,
-				fmtDur(quantile(r.latencies, 0.5)), fmtDur(quantile(r.latencies, 0.99)))
+			cpu := cpuTime(pid) - cpu0
+			fmt.Fprintf(s.out, "  %-24s %8.0f updates/s  (%d acked, %d failed; p50 %s, p99 %s; server CPU %.0f%% of a core, %.0f µs an update)\n", name, r.rate(), r.ok, r.failed,
+				fmtDur(quantile(r.latencies, 0.5)), fmtDur(quantile(r.latencies, 0.99)),
+				100*cpu.Seconds()/r.elapsed.Seconds(), float64(cpu.Microseconds())/float64(max(r.sent, 1)))
 		}
 	}
 	// The latency at the goal's rate, open loop.
