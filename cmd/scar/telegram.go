@@ -29,7 +29,7 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 		Ops:      ops,
 		Deploys:  ops,
 		Projects: ps,
-		Updates:  db,
+		Updates:  handlers.GroupUpdates(db),
 		Audit:    db,
 		Metrics:  m,
 		Logger:   logger.With(slog.String("component", "telegram")),
