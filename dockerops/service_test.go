@@ -3,6 +3,7 @@ package dockerops
 import (
 	"context"
 	"errors"
+	"strings"
 	"net"
 	"path/filepath"
 	"sync/atomic"
@@ -164,5 +165,20 @@ func TestNewWithoutMetricsOrLogger(t *testing.T) {
 	svc := New(nil, projectMap{}, nil, nil)
 	if svc.metrics == nil || svc.logger == nil || svc.locks == nil {
 		t.Fatal("New left a dependency nil")
+	}
+}
+
+func TestProjectOfAnotherDockerHostIsRefused(t *testing.T) {
+	ps := projectMap{
+		"here":  {Name: "here", ComposeProject: "here", DockerHost: "unix:///var/run/docker.sock"},
+		"there": {Name: "there", ComposeProject: "there", DockerHost: "tcp://10.0.0.2:2375"},
+	}
+	svc := New(nil, ps, nil, nil, WithDockerHost("unix:///var/run/docker.sock"))
+	if _, err := svc.projects.Resolve("here"); err != nil {
+		t.Errorf("a project of this host: %v", err)
+	}
+	_, err := svc.Status(context.Background(), "there")
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "tcp://10.0.0.2:2375") {
+		t.Errorf("status of another host's project: %v, want a bad-input error naming its host", err)
 	}
 }

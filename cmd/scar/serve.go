@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	ops := dockerops.New(docker, projectStore, m, logger,
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost))),
 		dockerops.WithPendingChanges(pendingChanges(files)),
+		dockerops.WithDockerHost(docker.DaemonHost()),
 	)
 	// A deploy that a crash cut short is undone before anything else runs.
 	if err := ops.Recover(ctx); err != nil {

@@ -1,0 +1,29 @@
+package dockerops
+
+import (
+	"github.com/scar-dev/scar/projects"
+)
+
+// WithDockerHost names the Docker host the Service's engine client talks to (its
+// DOCKER_HOST, or the default socket). A project whose docker_host names another
+// host is refused with a clear error: one scar serves one Docker host, and acting on
+// another host's project with this host's engine would report and restart the wrong
+// containers.
+func WithDockerHost(host string) Option {
+	return func(s *Service) { s.projects = sameHost{ProjectSource: s.projects, host: host} }
+}
+
+// sameHost refuses projects of another Docker host.
+type sameHost struct {
+	ProjectSource
+	host string
+}
+
+func (h sameHost) Resolve(name string) (*projects.Project, error) {
+	p, err := h.ProjectSource.Resolve(name)
+	if err != nil || p.DockerHost == "" || p.DockerHost == h.host {
+		return p, err
+	}
+	return nil, badInput("project %s: its docker_host %s is not the Docker host this scar serves (%s); run one scar per Docker host, or remove docker_host",
+		p.Name, p.DockerHost, h.host)
+}
