@@ -3,9 +3,9 @@ package dockerops
 import (
 	"context"
 	"errors"
-	"strings"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
