@@ -47,7 +47,8 @@ func copyEntry(src, dst *os.Root, srcRel, dstName string) error {
 // writeFile creates name in dst (it must not exist) with src's bytes, mode, mtime and,
 // as root, owner, and syncs it.
 func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo) (n int64, err error) {
-	out, err := dst.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	want := fi.Mode() & permBits
+	out, err := dst.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, want&fs.ModePerm)
 	if err != nil {
 		return 0, err
 	}
@@ -62,14 +63,22 @@ func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo) (n int64
 	if n, err = io.Copy(out, src); err != nil {
 		return n, err
 	}
-	if uid, gid, ok := ownerToKeep(fi.Sys()); ok {
+	// Owner and mode are changed only where the new file did not get them already:
+	// each change is another journaled inode update, and most copies need none.
+	got, err := out.Stat()
+	if err != nil {
+		return n, err
+	}
+	if uid, gid, ok := ownerToKeep(fi.Sys()); ok && !sameOwner(got.Sys(), uid, gid) {
 		if err = out.Chown(uid, gid); err != nil {
 			return n, err
 		}
+		got = nil // chown clears setuid and setgid bits
 	}
-	// After chown, which clears setuid and setgid bits.
-	if err = out.Chmod(fi.Mode() & permBits); err != nil {
-		return n, err
+	if got == nil || got.Mode()&permBits != want {
+		if err = out.Chmod(want); err != nil {
+			return n, err
+		}
 	}
 	if err = dst.Chtimes(name, time.Time{}, fi.ModTime()); err != nil {
 		return n, err
@@ -82,12 +91,20 @@ func writeSymlink(dst *os.Root, name, target string, sys any) error {
 		return err
 	}
 	if uid, gid, ok := ownerToKeep(sys); ok {
+		if got, err := dst.Lstat(name); err == nil && sameOwner(got.Sys(), uid, gid) {
+			return nil
+		}
 		if err := dst.Lchown(name, uid, gid); err != nil {
 			dst.Remove(name)
 			return err
 		}
 	}
 	return nil
+}
+
+func sameOwner(sys any, uid, gid int) bool {
+	st, ok := sys.(*syscall.Stat_t)
+	return ok && int(st.Uid) == uid && int(st.Gid) == gid
 }
 
 // ownerToKeep returns the owner to give a copy: only root may give files away.
