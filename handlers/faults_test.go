@@ -354,9 +354,10 @@ func TestFaultBotAPIOutage(t *testing.T) {
 	proxy := newSwitchableProxy(t, api.URL)
 	h := newHarness(t, func(c *Config, _ *Deps) { c.APIURL = proxy.URL() })
 	h.api = api
-	// Quick pauses between transient retries, so that the outage can outlast several
-	// of them; how many there may be is the bound under test.
-	h.bot.send.backoff = func(n int) time.Duration { return time.Duration(n) * 50 * time.Millisecond }
+	// Short pauses between transient retries, so that the outage can outlast several
+	// of them quickly (how many there may be is the bound under test), yet long
+	// enough for the test to take the API down between the 500 and the next try.
+	h.bot.send.backoff = func(int) time.Duration { return 500 * time.Millisecond }
 	// The queued commands all run once the API is back.
 	liftCommandLimit(h)
 
