@@ -170,10 +170,13 @@ func TestDeployAndRollbackOnTheRealEngine(t *testing.T) {
 	write(prod, "content/index.txt", "v1\n")
 	write(ws, "content/index.txt", "v2\n")
 	write(ws, "docker-compose.yml", compose)
-	// The compose files are alike in both trees: only the content differs.
+	// The compose files are alike in both trees: only the content differs. The two
+	// index.txt have the same size, and written within one tick of the kernel's
+	// coarse file clock they would have the same mtime too, and look alike to the
+	// plan: production's is made older.
 	old := time.Now().Add(-time.Hour)
-	for _, root := range []string{prod, ws} {
-		if err := os.Chtimes(filepath.Join(root, "docker-compose.yml"), old, old); err != nil {
+	for _, path := range []string{filepath.Join(prod, "docker-compose.yml"), filepath.Join(ws, "docker-compose.yml"), filepath.Join(prod, "content/index.txt")} {
+		if err := os.Chtimes(path, old, old); err != nil {
 			t.Fatal(err)
 		}
 	}
