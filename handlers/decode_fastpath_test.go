@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -62,6 +63,34 @@ func TestDecodeUpdateFastPathSameResult(t *testing.T) {
 			}
 			if !reflect.DeepEqual(fast, slow) {
 				t.Errorf("decoded as it came:\n%+v\nre-encoded first:\n%+v", fast, slow)
+			}
+		})
+	}
+}
+
+func TestDecodeUpdateNeedsItsID(t *testing.T) {
+	tests := []struct {
+		name   string
+		data   string
+		wantID int
+		noID   bool
+	}{
+		{"id zero is an id", `{"update_id":0}`, 0, false},
+		{"id", `{"update_id":12,"message":{"message_id":1,"date":1,"chat":{"id":1,"type":"private"}}}`, 12, false},
+		{"no id", `{"message":{"message_id":1,"date":1,"chat":{"id":1,"type":"private"}}}`, 0, true},
+		{"null id", `{"update_id":null}`, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := DecodeUpdate([]byte(tc.data))
+			if tc.noID {
+				if !errors.Is(err, errNoUpdateID) {
+					t.Fatalf("error %v, want %v", err, errNoUpdateID)
+				}
+				return
+			}
+			if err != nil || u.UpdateID != tc.wantID {
+				t.Fatalf("got id %d, %v; want %d", u.UpdateID, err, tc.wantID)
 			}
 		})
 	}

@@ -157,18 +157,20 @@ func DecodeUpdate(data []byte) (u telego.Update, err error) {
 			return telego.Update{}, fmt.Errorf("telegram: decode update: %w", err)
 		}
 	}
-	var head struct {
+	// One pass: the outer update_id shadows the embedded one and tells whether the
+	// field was there at all.
+	var wire struct {
+		telego.Update
 		UpdateID *int `json:"update_id"`
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	if err := json.Unmarshal(data, &wire); err != nil {
 		return telego.Update{}, fmt.Errorf("telegram: decode update: %w", err)
 	}
-	if head.UpdateID == nil {
+	if wire.UpdateID == nil {
 		return telego.Update{}, fmt.Errorf("telegram: decode update: %w", errNoUpdateID)
 	}
-	if err := json.Unmarshal(data, &u); err != nil {
-		return telego.Update{}, fmt.Errorf("telegram: decode update: %w", err)
-	}
+	u = wire.Update
+	u.UpdateID = *wire.UpdateID
 	return u, nil
 }
 
