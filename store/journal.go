@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -18,16 +19,37 @@ type JournalRecord struct {
 }
 
 // PutJournal writes the journal of a deploy, replacing its data if it has one already
-// (its creation time is kept).
+// (its creation time is kept). The write is durable before it returns, power loss
+// included: the database runs with synchronous=NORMAL, which in WAL mode may lose the
+// last commits on a power cut — fine for update ids and history, not for the record
+// of what a deploy is about to change in production.
 func (db *DB) PutJournal(ctx context.Context, deployID, project string, data []byte) error {
-	_, err := db.db.ExecContext(ctx,
-		`INSERT INTO journal(deploy_id, project, created_at, data) VALUES (?, ?, ?, ?)
-		 ON CONFLICT(deploy_id) DO UPDATE SET project = excluded.project, data = excluded.data`,
-		deployID, project, time.Now().UnixNano(), string(data))
+	err := db.durably(ctx, func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx,
+			`INSERT INTO journal(deploy_id, project, created_at, data) VALUES (?, ?, ?, ?)
+			 ON CONFLICT(deploy_id) DO UPDATE SET project = excluded.project, data = excluded.data`,
+			deployID, project, time.Now().UnixNano(), string(data))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: put journal %s: %w", deployID, err)
 	}
 	return nil
+}
+
+// durably runs fn on the store's one connection with synchronous=FULL, so that its
+// commit is fsynced before fn returns.
+func (db *DB) durably(ctx context.Context, fn func(*sql.Conn) error) error {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	return fn(conn)
 }
 
 // DeleteJournal deletes the journal of a deploy; deleting one that is not there is not
