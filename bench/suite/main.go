@@ -39,6 +39,8 @@ type options struct {
 	treeFiles                 int
 	webhookConns, webhookRuns int
 	webhookDuration           time.Duration
+	latencyDuration           time.Duration
+	filesFsync                bool
 	webhookRate               float64
 	only                      string
 	hold                      bool
@@ -60,10 +62,9 @@ type suite struct {
 	// (nil when that tool is missing).
 	composeMain, composeV1, composeV2 []string
 
-	version       int
-	idleRSS       int64
-	peakRSS       int64
-	engineRestart [4]time.Duration
+	version int
+	idleRSS int64
+	peakRSS int64
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.webhookConns, "webhook-conns", 100, "connections of the webhook load")
 	fs.DurationVar(&o.webhookDuration, "webhook-duration", 20*time.Second, "length of each webhook load run")
 	fs.IntVar(&o.webhookRuns, "webhook-runs", 2, "saturation runs of each side")
+	fs.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "length of the webhook latency run of each side (at -webhook-rate)")
+	fs.BoolVar(&o.filesFsync, "files-fsync", false, "bench/files also against rsync -a --fsync (about a minute more)")
 	fs.Float64Var(&o.webhookRate, "webhook-rate", 5000, "updates per second of the latency run")
 	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,plan,restart,deploy,files,webhook); empty: all")
 	fs.BoolVar(&o.hold, "hold", false, "after setting up, print how to reach scar and wait for Ctrl-C (to investigate by hand)")
@@ -163,9 +166,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), sec.name) {
 			continue
 		}
+		started := time.Now()
 		if err := sec.fn(); err != nil {
 			return fmt.Errorf("%s: %w", sec.name, err)
 		}
+		fmt.Fprintf(out, "  (%s: %s)\n", sec.name, time.Since(started).Round(time.Second))
 	}
 	s.memoryRows()
 

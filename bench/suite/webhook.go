@@ -281,7 +281,8 @@ func (s *suite) webhookRows() error {
 		}
 	}
 
-	fmt.Fprintf(s.out, "\nwebhook intake, %d connections, %s per run (closed loop: the saturation rate; then open loop at %.0f/s: latency):\n", conns, d, s.opts.webhookRate)
+	fmt.Fprintf(s.out, "\nwebhook intake, %d connections: %d runs of %s each side, closed loop (the saturation rate); then %s each side at %.0f updates/s, open loop (the latency):\n",
+		conns, s.opts.webhookRuns, d, s.opts.latencyDuration, s.opts.webhookRate)
 	var scarRates, bareRates []float64
 	var scarSat []*loadResult
 	var peakRSS int64
@@ -319,12 +320,12 @@ func (s *suite) webhookRows() error {
 	}
 	// The latency at the goal's rate, open loop.
 	stop := s.rssSampler()
-	scarLat, err := load(s.ctx, scarAddr, webhookPath, conns, d, s.opts.webhookRate)
+	scarLat, err := load(s.ctx, scarAddr, webhookPath, conns, s.opts.latencyDuration, s.opts.webhookRate)
 	peakRSS = max(peakRSS, stop())
 	if err != nil {
 		return err
 	}
-	bareLat, err := load(s.ctx, bare.addr, "/", conns, d, s.opts.webhookRate)
+	bareLat, err := load(s.ctx, bare.addr, "/", conns, s.opts.latencyDuration, s.opts.webhookRate)
 	if err != nil {
 		return err
 	}
