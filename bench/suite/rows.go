@@ -349,7 +349,7 @@ func (s *suite) planRows() error {
 	if err := warm(cs...); err != nil {
 		return err
 	}
-	res, err := s.alternate(fmt.Sprintf("deploy plan, %d files unchanged", s.opts.treeFiles), s.opts.runs*2, cs...)
+	res, err := s.alternate(fmt.Sprintf("deploy plan, %d files unchanged", s.opts.treeFiles), s.opts.runs*6, cs...)
 	if err != nil {
 		return err
 	}
