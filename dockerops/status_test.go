@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,15 @@ func TestStatusReportsEachContainerState(t *testing.T) {
 	dockertest.WaitExited(t, f.cli, done, 30*time.Second)
 
 	clock = f.startedAt(t, web).Add(90 * time.Second)
-	hostPort := dockertest.Inspect(t, f.cli, web).NetworkSettings.Ports[network.MustParsePort("8000/tcp")][0].HostPort
+	// The engine may bind IPv4 and IPv6 to different host ports; status lists each once.
+	var webPorts []string
+	for _, b := range dockertest.Inspect(t, f.cli, web).NetworkSettings.Ports[network.MustParsePort("8000/tcp")] {
+		if p := b.HostPort + "→8000/tcp"; !slices.Contains(webPorts, p) {
+			webPorts = append(webPorts, p)
+		}
+	}
+	hostPort := func(p string) int { n, _ := strconv.Atoi(strings.TrimSuffix(p, "→8000/tcp")); return n }
+	slices.SortFunc(webPorts, func(a, b string) int { return hostPort(a) - hostPort(b) })
 
 	st, err := f.svc.Status(t.Context(), "shop")
 	if err != nil {
@@ -62,7 +71,7 @@ func TestStatusReportsEachContainerState(t *testing.T) {
 		ports               []string
 		primary             bool
 	}{
-		{name: cp + "-web-1", state: "running", health: HealthHealthy, uptime: 90, ports: []string{hostPort + "→8000/tcp"}, primary: true},
+		{name: cp + "-web-1", state: "running", health: HealthHealthy, uptime: 90, ports: webPorts, primary: true},
 		{name: cp + "-slow-1", state: "running", health: HealthStarting, ports: []string{"8000/tcp"}},
 		{name: cp + "-sick-1", state: "running", health: HealthUnhealthy, ports: []string{"8000/tcp"}},
 		{name: cp + "-done-1", state: "exited", health: HealthUnhealthy, exitCode: 3, ports: []string{}},
