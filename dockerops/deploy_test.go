@@ -2,8 +2,6 @@ package dockerops
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/internal/dockertest"
+	"github.com/scar-dev/scar/internal/testfs"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
@@ -161,33 +160,10 @@ func sameTimes(t testing.TB, a, b string) {
 	}
 }
 
-// treeHash hashes every file's path, mode and content under root.
+// treeHash hashes the tree under root (see testfs.TreeHash).
 func treeHash(t testing.TB, root string) string {
 	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		io.WriteString(h, rel+"\x00"+fi.Mode().String()+"\x00")
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return testfs.TreeHash(t, root)
 }
 
 // container is the running container of a service: its id, image id, start time, env.

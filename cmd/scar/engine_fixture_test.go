@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/netip"
 	"os"
@@ -22,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/scar-dev/scar/internal/dockertest"
+	"github.com/scar-dev/scar/internal/testfs"
 )
 
 // The fixtures of the engine fault tests: a Compose project and a plain container on
@@ -284,33 +282,10 @@ func removeImages(cli *client.Client, prefix string) {
 	}
 }
 
-// treeHash hashes every path, mode and file content under root.
-func treeHash(t *testing.T, root string) string {
+// treeHash hashes the tree under root (see testfs.TreeHash).
+func treeHash(t testing.TB, root string) string {
 	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		io.WriteString(h, rel+"\x00"+fi.Mode().String()+"\x00")
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return testfs.TreeHash(t, root)
 }
 
 // call sends a request to scar with a full token and decodes its JSON answer.
