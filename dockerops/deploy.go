@@ -131,7 +131,7 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		}
 	}
 	api := DeployPlan{
-		Project: p.Name, Added: nonNil(files.Added), Changed: nonNil(files.Changed), Deleted: nonNil(files.Deleted),
+		Project: p.Name, Added: nonNil(files.Added), Changed: nonNil(files.Changed), Deleted: nonNil(files.Deleted), Dirs: files.Dirs,
 		Bytes: files.Bytes, Rebuild: len(dp.build) > 0, Services: nonNil(dp.targets),
 		Recreate: names(dp.recreate), Restart: names(dp.restart),
 	}

@@ -23,6 +23,8 @@ type DeployPlan struct {
 	Added   []string `json:"added"`
 	Changed []string `json:"changed"`
 	Deleted []string `json:"deleted"`
+	// Dirs are directories the deploy creates (an empty one is worth a deploy too).
+	Dirs []string `json:"dirs,omitempty"`
 	// Bytes is the size of the files to copy.
 	Bytes         int64  `json:"bytes"`
 	Rebuild       bool   `json:"rebuild"`
@@ -36,7 +38,7 @@ type DeployPlan struct {
 
 // Empty reports whether there is nothing to deploy.
 func (p *DeployPlan) Empty() bool {
-	return len(p.Added)+len(p.Changed)+len(p.Deleted) == 0
+	return len(p.Added)+len(p.Changed)+len(p.Deleted)+len(p.Dirs) == 0
 }
 
 // Deployment is the record of one deploy or rollback.
