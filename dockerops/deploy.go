@@ -113,20 +113,48 @@ type fullPlan struct {
 }
 
 func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, error) {
+	// The file walk, the container list and `compose config` (a process start, about
+	// 0.1 s with v2 and 0.5 s with v1) do not depend on each other: run them at once.
+	// When the files say there is nothing to deploy, Compose's answer is not waited for.
+	type composeAnswer struct {
+		services map[string]composeService
+		err      error
+	}
+	composeCtx, cancelCompose := context.WithCancel(ctx)
+	defer cancelCompose()
+	compose := make(chan composeAnswer, 1)
+	if p.ComposeProject != "" {
+		go func() {
+			services, err := s.composeServices(composeCtx, p)
+			compose <- composeAnswer{services, err}
+		}()
+	} else {
+		compose <- composeAnswer{}
+	}
+	var (
+		wg    sync.WaitGroup
+		ms    []*member
+		msErr error
+	)
+	wg.Go(func() { ms, msErr = s.members(ctx, p) })
 	files, err := s.files.Plan(ctx, p)
+	wg.Wait()
 	if err != nil {
 		if errors.Is(err, deployments.ErrRefused) {
 			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, &inputError{msg: err.Error()})
 		}
 		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
 	}
-	ms, err := s.members(ctx, p)
-	if err != nil {
-		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
+	if msErr != nil {
+		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, msErr)
 	}
 	dp := &dockerPlan{}
 	if !files.Empty() {
-		if dp, err = s.planDocker(ctx, p, files, ms); err != nil {
+		c := <-compose
+		if c.err != nil {
+			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, c.err)
+		}
+		if dp, err = s.planDocker(p, files, ms, c.services); err != nil {
 			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
 		}
 	}

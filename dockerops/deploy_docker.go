@@ -57,17 +57,13 @@ type dockerPlan struct {
 // recreating reports whether the deploy replaces containers rather than restarting them.
 func (d *dockerPlan) recreating() bool { return len(d.build) > 0 || d.composeChanged }
 
-// planDocker decides, from the file plan and the project's containers, what the deploy
-// does on the Docker side.
-func (s *Service) planDocker(ctx context.Context, p *projects.Project, files *deployments.Plan, ms []*member) (*dockerPlan, error) {
+// planDocker decides, from the file plan, the project's containers and its Compose
+// services (nil for a plain project), what the deploy does on the Docker side.
+func (s *Service) planDocker(p *projects.Project, files *deployments.Plan, ms []*member, services map[string]composeService) (*dockerPlan, error) {
 	dp := &dockerPlan{compose: p.ComposeProject != "", composeChanged: len(files.ComposeFiles) > 0}
 	found := slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return !m.found() })
 	contexts := map[string]string{} // target → build context
 	if dp.compose {
-		services, err := s.composeServices(ctx, p)
-		if err != nil {
-			return nil, err
-		}
 		dp.services = services
 		dp.targets = p.Services
 		if len(dp.targets) == 0 {
