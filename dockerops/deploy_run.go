@@ -142,7 +142,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	}
 
 	step = StageBackup
-	r.event(StageBackup, "", fmt.Sprintf("backing up %d production files", len(pl.files.Changed)+len(pl.files.Deleted)))
+	r.event(StageBackup, "", "backing up "+countOf(len(pl.files.Changed)+len(pl.files.Deleted), "production file"))
 	err := r.stage(StageBackup, func() (err error) {
 		d, err = s.files.Begin(ctx, id, pl.files)
 		if err == nil {
@@ -156,7 +156,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	s.afterStage(StageBackup)
 
 	step = StageSync
-	r.event(StageSync, "", fmt.Sprintf("syncing %d files (%s)", len(pl.files.Added)+len(pl.files.Changed)+len(pl.files.Deleted), humanBytes(pl.files.Bytes)))
+	r.event(StageSync, "", fmt.Sprintf("syncing %s (%s)", countOf(len(pl.files.Added)+len(pl.files.Changed)+len(pl.files.Deleted), "file"), humanBytes(pl.files.Bytes)))
 	if err := r.stage(StageSync, func() error { return d.Sync(ctx, nil) }); err != nil {
 		return fail(err, nil)
 	}
@@ -338,6 +338,14 @@ func joinNames(ns []string) string {
 		out += ", " + n
 	}
 	return out
+}
+
+// countOf says "1 file", "2 files".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func humanBytes(n int64) string {
