@@ -2,8 +2,6 @@ package dockerops
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,18 +97,7 @@ func TestDeployPlainContainer(t *testing.T) {
 		t.Helper()
 		c := dockertest.Inspect(t, cli, id)
 		url := "http://127.0.0.1:" + c.NetworkSettings.Ports[port][0].HostPort + "/"
-		var body string
-		dockertest.WaitFor(t, 10*time.Second, func() bool {
-			resp, err := http.Get(url)
-			if err != nil {
-				return false
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			body = string(b)
-			return resp.StatusCode == 200
-		})
-		return body
+		return dockertest.Body(t, url, 10*time.Second)
 	}
 	current := func() container.InspectResponse {
 		t.Helper()

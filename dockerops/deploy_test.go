@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -213,18 +211,7 @@ func (e *deployEnv) waitHealthy(service string) {
 func (e *deployEnv) get() string {
 	e.t.Helper()
 	url := "http://127.0.0.1:" + e.container("web").Port + "/"
-	var body string
-	dockertest.WaitFor(e.t, 10*time.Second, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return resp.StatusCode == 200
-	})
-	return body
+	return dockertest.Body(e.t, url, 10*time.Second)
 }
 
 // deploy runs a deploy to its end and returns its final record.

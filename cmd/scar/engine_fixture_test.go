@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"os"
@@ -142,18 +141,7 @@ func httpBody(t *testing.T, c container.InspectResponse, port string) string {
 		t.Fatalf("container %s publishes no %s", c.Name, port)
 	}
 	url := "http://127.0.0.1:" + bindings[0].HostPort + "/"
-	var body string
-	dockertest.WaitFor(t, 15*time.Second, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return resp.StatusCode == 200
-	})
-	return body
+	return dockertest.Body(t, url, 15*time.Second)
 }
 
 func (f *faultProject) edit(t *testing.T, rel, body string) {

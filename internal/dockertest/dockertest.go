@@ -9,6 +9,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -85,4 +87,23 @@ func RepoRoot(tb testing.TB) string {
 		tb.Fatal("repo root: no caller information")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Body polls url until it answers 200 and returns what it served, failing the test
+// after timeout: a container's port can refuse connections for a moment after the
+// engine reports it running.
+func Body(tb testing.TB, url string, timeout time.Duration) string {
+	tb.Helper()
+	var body string
+	WaitFor(tb, timeout, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	return body
 }
