@@ -16,7 +16,6 @@ type composeService struct {
 	BuildContext string
 	// Dockerfile is the Dockerfile's path relative to the context ("Dockerfile" by default).
 	Dockerfile string
-	Image      string
 }
 
 // composeFile is the part of `compose config` output that scar reads; both tools print
@@ -24,7 +23,6 @@ type composeService struct {
 type composeFile struct {
 	Services map[string]struct {
 		Build yaml.Node `yaml:"build"`
-		Image string    `yaml:"image"`
 	} `yaml:"services"`
 }
 
@@ -45,7 +43,7 @@ func parseComposeConfig(data []byte, dir string) (map[string]composeService, err
 	}
 	out := make(map[string]composeService, len(f.Services))
 	for name, s := range f.Services {
-		svc := composeService{Name: name, Image: s.Image}
+		svc := composeService{Name: name}
 		switch s.Build.Kind {
 		case yaml.ScalarNode: // build: ./dir
 			svc.BuildContext = s.Build.Value

@@ -50,8 +50,6 @@ type dockerPlan struct {
 	// restarted in place so that bind-mounted code is read again.
 	recreate []*member
 	restart  []*member
-	// services is the Compose file as Compose resolved it before the deploy.
-	services map[string]composeService
 }
 
 // recreating reports whether the deploy replaces containers rather than restarting them.
@@ -64,7 +62,6 @@ func (s *Service) planDocker(p *projects.Project, files *deployments.Plan, ms []
 	found := slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return !m.found() })
 	contexts := map[string]string{} // target → build context
 	if dp.compose {
-		dp.services = services
 		dp.targets = p.Services
 		if len(dp.targets) == 0 {
 			dp.targets = builtServices(services)
