@@ -4,7 +4,13 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
+
+// MaxAuditDetail is the most bytes an audit entry's detail keeps; a longer one is cut
+// and ends with "…". Details carry error texts, which can be long, and the audit log
+// is read by people.
+const MaxAuditDetail = 512
 
 // AuditEntry is one read or change of production, or one refused attempt.
 type AuditEntry struct {
@@ -16,20 +22,47 @@ type AuditEntry struct {
 	Project string    `json:"project,omitempty"`
 	Outcome string    `json:"outcome"` // ok, error, refused, cancelled, ...
 	Detail  string    `json:"detail,omitempty"`
+	// DeploymentID names the deploy or rollback an entry is about. Such an entry's
+	// outcome follows the deployment: "running" while it runs, then "ok" for success
+	// or the deployment's final status (failed_rolled_back, rollback_failed), set by
+	// the database when the deployment's record is finished, whoever finishes it (the
+	// run itself, or the recovery at the next start).
+	DeploymentID string `json:"deployment_id,omitempty"`
 }
 
-// RecordAudit appends an entry; a zero At is set to now.
+// deploymentOutcome is the outcome of an entry whose deployment has finished: the
+// deployment's status, or "ok" for success. It is the same mapping as the trigger
+// audit_follows_deployment (migration 3).
+const deploymentOutcome = `(SELECT CASE status WHEN 'success' THEN 'ok' ELSE status END FROM deployments WHERE id = ? AND status != 'running')`
+
+// RecordAudit appends an entry; a zero At is set to now and the detail is clipped to
+// MaxAuditDetail. An entry with a DeploymentID whose deployment has already finished
+// takes the deployment's outcome; one still running is updated when it finishes.
 func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
 	_, err := db.db.ExecContext(ctx,
-		`INSERT INTO audit(at, who, source, action, project, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.At.UnixNano(), e.Who, e.Source, e.Action, e.Project, e.Outcome, e.Detail)
+		`INSERT INTO audit(at, who, source, action, project, outcome, detail, deployment_id)
+		 VALUES (?, ?, ?, ?, ?, COALESCE(`+deploymentOutcome+`, ?), ?, ?)`,
+		e.At.UnixNano(), e.Who, e.Source, e.Action, e.Project, e.DeploymentID, e.Outcome, ClipDetail(e.Detail), e.DeploymentID)
 	if err != nil {
 		return fmt.Errorf("store: record audit: %w", err)
 	}
 	return nil
+}
+
+// ClipDetail cuts s to at most MaxAuditDetail bytes at a rune boundary, marking the cut.
+func ClipDetail(s string) string {
+	if len(s) <= MaxAuditDetail {
+		return s
+	}
+	const mark = "…"
+	cut := MaxAuditDetail - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // Audit returns entries newest first, filtered by project (empty: all) and since
@@ -39,7 +72,7 @@ func (db *DB) Audit(ctx context.Context, project string, since time.Time, limit 
 		limit = 1000
 	}
 	rows, err := db.db.QueryContext(ctx,
-		`SELECT id, at, who, source, action, project, outcome, detail FROM audit
+		`SELECT id, at, who, source, action, project, outcome, detail, deployment_id FROM audit
 		 WHERE (? = '' OR project = ?) AND at >= ?
 		 ORDER BY at DESC, id DESC LIMIT ?`,
 		project, project, since.UnixNano(), limit)
@@ -51,7 +84,7 @@ func (db *DB) Audit(ctx context.Context, project string, since time.Time, limit 
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Who, &e.Source, &e.Action, &e.Project, &e.Outcome, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Who, &e.Source, &e.Action, &e.Project, &e.Outcome, &e.Detail, &e.DeploymentID); err != nil {
 			return nil, fmt.Errorf("store: read audit: %w", err)
 		}
 		e.At = time.Unix(0, at)

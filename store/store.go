@@ -70,6 +70,17 @@ var migrations = []string{
 	// 2: the failing container's log tail on a deploy, and the container of an event.
 	`ALTER TABLE deployments ADD COLUMN log_tail TEXT NOT NULL DEFAULT '';
 	ALTER TABLE deployment_events ADD COLUMN container TEXT NOT NULL DEFAULT '';`,
+	// 3: an audit row of a deploy or rollback names it and follows its outcome (see
+	// audit.go); retention deletes by start time.
+	`ALTER TABLE audit ADD COLUMN deployment_id TEXT NOT NULL DEFAULT '';
+	CREATE INDEX audit_deployment ON audit(deployment_id) WHERE deployment_id != '';
+	CREATE INDEX deployments_started ON deployments(started_at);
+	CREATE TRIGGER audit_follows_deployment AFTER UPDATE OF status ON deployments
+	WHEN NEW.status != 'running'
+	BEGIN
+		UPDATE audit SET outcome = CASE NEW.status WHEN 'success' THEN 'ok' ELSE NEW.status END
+		WHERE deployment_id = NEW.id;
+	END;`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.
