@@ -76,18 +76,22 @@ func callerFrom(ctx context.Context) caller {
 	return c
 }
 
-// requireToken lets a request through only with a valid bearer token.
-func requireToken(tokens *Tokens) func(http.Handler) http.Handler {
+// requireToken lets a request through only with a valid bearer token. The scheme is
+// matched case-insensitively (RFC 7235). A refused request is audited, a few per
+// client address and minute (see auditLog.unauthenticated).
+func requireToken(tokens *Tokens, audit *auditLog) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || raw == "" {
+			raw, ok := bearerToken(r.Header.Get("Authorization"))
+			if !ok {
+				audit.unauthenticated(r, "missing bearer token")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scar"`)
 				writeProblem(w, http.StatusUnauthorized, "unauthorized", "missing bearer token: send Authorization: Bearer <token>")
 				return
 			}
-			access, name := tokens.Check(strings.TrimSpace(raw))
+			access, name := tokens.Check(raw)
 			if access == AccessNone {
+				audit.unauthenticated(r, "invalid bearer token")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scar", error="invalid_token"`)
 				writeProblem(w, http.StatusUnauthorized, "unauthorized", "invalid bearer token")
 				return
@@ -96,6 +100,17 @@ func requireToken(tokens *Tokens) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
+}
+
+// bearerToken reads "Bearer <token>" with the scheme in any case and any spaces
+// around the token.
+func bearerToken(header string) (string, bool) {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token := strings.TrimSpace(rest)
+	return token, token != ""
 }
 
 // requireFull refuses read-only tokens before anything runs. The refusal is audited:

@@ -41,10 +41,11 @@ func statusOf(err error) (int, string) {
 	}
 }
 
-// writeError answers with err's status and JSON body. Internal errors are logged by the
-// request logger through the status code; their text still reaches the caller, who
-// holds a full or read token and needs it to act.
+// writeError answers with err's status and JSON body. The request's log line carries
+// the error (see logRequests); its text also reaches the caller, who holds a full or
+// read token and needs it to act.
 func writeError(w http.ResponseWriter, err error) {
+	noteError(w, err)
 	status, code := statusOf(err)
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: err.Error()}})
 }

@@ -81,14 +81,20 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 	}
 }
 
+// quietRoutes are logged at debug level only: probes and scrapes, which would
+// otherwise be most of the log.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
 // logRequests writes one structured line per request and counts it by route pattern.
+// A 5xx line carries the error the handler answered with (see writeError); a request
+// whose client went away before the answer was written says client_gone.
 func logRequests(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			ww := &responseLog{ResponseWriter: w}
 			next.ServeHTTP(ww, r)
-			status := ww.Status()
+			status := ww.status
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -100,20 +106,78 @@ func logRequests(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) htt
 				m.HTTPRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 			}
 			level := slog.LevelInfo
-			if status >= 500 {
+			switch {
+			case status >= 500:
 				level = slog.LevelError
+			case quietRoutes[route]:
+				level = slog.LevelDebug
 			}
-			logger.LogAttrs(r.Context(), level, "http request",
+			attrs := []slog.Attr{
 				slog.String("request_id", middleware.GetReqID(r.Context())),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.String("route", route),
 				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
+				slog.Int64("bytes", ww.bytes),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("client_ip", ClientIP(r.Context())),
-			)
+			}
+			if ww.err != nil && status >= 500 {
+				attrs = append(attrs, slog.String("error", ww.err.Error()))
+			}
+			// The request's context ends early only when the client closed the
+			// connection; a failed write says the same.
+			if r.Context().Err() != nil || ww.writeErr != nil {
+				attrs = append(attrs, slog.Bool("client_gone", true))
+			}
+			logger.LogAttrs(r.Context(), level, "http request", attrs...)
 		})
+	}
+}
+
+// responseLog records what a handler answered, for the request log.
+type responseLog struct {
+	http.ResponseWriter
+	status   int
+	bytes    int64
+	err      error // the error the handler answered with (writeError)
+	writeErr error // the first failed write: the client went away
+}
+
+func (w *responseLog) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseLog) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	if err != nil && w.writeErr == nil {
+		w.writeErr = err
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+func (w *responseLog) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// noteError keeps the error an answer was made of, for the request's log line.
+func noteError(w http.ResponseWriter, err error) {
+	for {
+		switch x := w.(type) {
+		case *responseLog:
+			x.err = err
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
 	}
 }
 

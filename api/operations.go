@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,7 +27,7 @@ type projectInfo struct {
 	Default          bool     `json:"default"`
 }
 
-func handleProjects(p Projects) http.HandlerFunc {
+func handleProjects(p Projects, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cfg := p.Current()
 		out := []projectInfo{}
@@ -47,6 +44,7 @@ func handleProjects(p Projects) http.HandlerFunc {
 				Default: pr.Name == def,
 			})
 		}
+		audit.record(r, "projects", "", nil, "")
 		writeJSON(w, http.StatusOK, map[string]any{"projects": out})
 	}
 }
@@ -64,15 +62,17 @@ func handleStatus(ops Operations, audit *auditLog) http.HandlerFunc {
 	}
 }
 
-func handleLogs(ops Operations, audit *auditLog) http.HandlerFunc {
+func handleLogs(ops Operations, audit *auditLog, maxBytes int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		q := r.URL.Query()
-		req := dockerops.LogsRequest{Container: q.Get("container"), Since: q.Get("since"), Grep: q.Get("grep")}
+		req := dockerops.LogsRequest{Container: q.Get("container"), Since: q.Get("since"), Grep: q.Get("grep"), MaxBytes: maxBytes}
 		if s := q.Get("lines"); s != "" {
 			n, err := strconv.Atoi(s)
-			if err != nil {
-				writeProblem(w, http.StatusBadRequest, "bad_input", fmt.Sprintf("lines: %q is not a whole number (1 to %d)", s, dockerops.MaxLogLines))
+			if err != nil || n < 1 || n > dockerops.MaxLogLines {
+				err := badQuery(fmt.Sprintf("lines: %q is not a whole number from 1 to %d", s, dockerops.MaxLogLines))
+				audit.record(r, "logs", project, err, "")
+				writeError(w, err)
 				return
 			}
 			req.Lines = n
@@ -83,21 +83,7 @@ func handleLogs(ops Operations, audit *auditLog) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		if wantsText(r) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			var b strings.Builder
-			for _, l := range res.Lines {
-				if !l.Time.IsZero() {
-					b.WriteString(l.Time.UTC().Format(time.RFC3339Nano))
-					b.WriteByte(' ')
-				}
-				b.WriteString(l.Text)
-				b.WriteByte('\n')
-			}
-			io.WriteString(w, b.String())
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		writeLogs(w, r, res, maxBytes)
 	}
 }
 
@@ -107,28 +93,63 @@ func wantsText(r *http.Request) bool {
 	return strings.Contains(accept, "text/plain") && !strings.Contains(accept, "application/json")
 }
 
+// restartBound is how long a REST restart may run. It runs to its end on its own
+// context when the client goes away: a restart stopped half-way leaves a project with
+// some containers restarted and some not, and an audit entry that says neither.
+const restartBound = 15 * time.Minute
+
+// restartFailure is the answer to a restart in which a container did not come back:
+// the per-container result as on success, and the error object every error has.
+type restartFailure struct {
+	*dockerops.RestartResult
+	Error errorDetail `json:"error"`
+}
+
 func handleRestart(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		var req dockerops.RestartRequest
 		if err := decodeOptional(r, &req); err != nil {
+			audit.record(r, "restart", project, err, "")
 			writeError(w, err)
 			return
 		}
 		// A restart waits for health checks; let it outlive the server's write timeout.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(15 * time.Minute))
-		res, err := ops.Restart(r.Context(), project, req, actor(r), nil)
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(restartBound))
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), restartBound)
+		defer cancel()
+		res, err := ops.Restart(ctx, project, req, actor(r), nil)
 		detail := strings.Join(req.Containers, ",")
-		if err == nil && !res.OK {
-			detail = strings.TrimPrefix(detail+" some containers failed", " ")
-		}
-		audit.record(r, "restart", project, err, detail)
 		if err != nil {
+			audit.record(r, "restart", project, err, detail)
 			writeError(w, err)
 			return
 		}
+		if !res.OK {
+			msg := "restart of " + res.Project + ": " + failedContainers(res)
+			audit.write(r, store.AuditEntry{Action: "restart", Project: res.Project, Outcome: codeRestartFailed, Detail: msg})
+			noteError(w, errors.New(msg))
+			writeJSON(w, http.StatusInternalServerError, restartFailure{RestartResult: res, Error: errorDetail{Code: codeRestartFailed, Message: msg}})
+			return
+		}
+		audit.record(r, "restart", res.Project, nil, detail)
 		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+// codeRestartFailed is the error code of a restart in which a container did not come
+// back running (and healthy, where it has a health check).
+const codeRestartFailed = "restart_failed"
+
+// failedContainers says which containers of a restart failed, and why.
+func failedContainers(res *dockerops.RestartResult) string {
+	var failed []string
+	for _, c := range res.Containers {
+		if !c.OK {
+			failed = append(failed, c.Name+": "+c.Error)
+		}
+	}
+	return fmt.Sprintf("%d of %d containers did not come back: %s", len(failed), len(res.Containers), strings.Join(failed, "; "))
 }
 
 // deployRequest is the body of POST .../deploy.
@@ -136,11 +157,21 @@ type deployRequest struct {
 	DryRun bool `json:"dry_run"`
 }
 
+// nothingToDeploy is the answer to a deploy with nothing to deploy: no deployment was
+// made, so there is no id to follow.
+type nothingToDeploy struct {
+	Status  string               `json:"status"` // always nothing_to_do
+	Project string               `json:"project"`
+	Message string               `json:"message"`
+	Plan    dockerops.DeployPlan `json:"plan"`
+}
+
 func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		var req deployRequest
 		if err := decodeOptional(r, &req); err != nil {
+			audit.record(r, "deploy", project, err, "")
 			writeError(w, err)
 			return
 		}
@@ -168,37 +199,40 @@ func handleRollback(ops Operations, audit *auditLog) http.HandlerFunc {
 }
 
 // writeStarted answers a deploy or rollback that now runs in the background: 202 and
-// where to follow it.
+// where to follow it. Its audit entry follows the deployment to its outcome.
 func writeStarted(w http.ResponseWriter, r *http.Request, audit *auditLog, action, project string, d *dockerops.Deployment, err error) {
-	detail := ""
-	if d != nil {
-		detail = d.ID
-	}
-	audit.record(r, action, project, err, detail)
 	if err != nil {
+		audit.record(r, action, project, err, "")
 		writeError(w, err)
 		return
 	}
 	if d.Status == dockerops.DeployNothingToDo {
-		writeJSON(w, http.StatusOK, d)
+		audit.write(r, store.AuditEntry{Action: action, Project: d.Project, Outcome: dockerops.DeployNothingToDo})
+		writeJSON(w, http.StatusOK, nothingToDeploy{Status: d.Status, Project: d.Project, Plan: d.Plan,
+			Message: "nothing to deploy: production already matches the workspace"})
 		return
 	}
+	audit.deployment(r, action, d)
 	w.Header().Set("Location", "/api/v1/deployments/"+d.ID)
 	writeJSON(w, http.StatusAccepted, d)
 }
 
-func handleHistory(ops Operations) http.HandlerFunc {
+func handleHistory(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		project := chi.URLParam(r, "project")
 		limit := 50
 		if s := r.URL.Query().Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > 1000 {
-				writeProblem(w, http.StatusBadRequest, "bad_input", fmt.Sprintf("limit: %q is not a whole number from 1 to 1000", s))
+				err := badQuery(fmt.Sprintf("limit: %q is not a whole number from 1 to 1000", s))
+				audit.record(r, "history", project, err, "")
+				writeError(w, err)
 				return
 			}
 			limit = n
 		}
-		list, err := ops.History(r.Context(), chi.URLParam(r, "project"), limit)
+		list, err := ops.History(r.Context(), project, limit)
+		audit.record(r, "history", project, err, "")
 		if err != nil {
 			writeError(w, err)
 			return
@@ -210,9 +244,15 @@ func handleHistory(ops Operations) http.HandlerFunc {
 	}
 }
 
-func handleDeployment(ops Operations) http.HandlerFunc {
+func handleDeployment(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d, err := ops.Deployment(r.Context(), chi.URLParam(r, "id"))
+		id := chi.URLParam(r, "id")
+		d, err := ops.Deployment(r.Context(), id)
+		project := ""
+		if d != nil {
+			project = d.Project
+		}
+		audit.record(r, "deployment", project, err, id)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -221,19 +261,23 @@ func handleDeployment(ops Operations) http.HandlerFunc {
 	}
 }
 
-func handleAudit(audit Auditor) http.HandlerFunc {
+func handleAudit(a Auditor, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		project := q.Get("project")
 		var since time.Time
 		if s := q.Get("since"); s != "" {
 			t, err := parseSince(s, time.Now())
 			if err != nil {
-				writeProblem(w, http.StatusBadRequest, "bad_input", err.Error())
+				err := badQuery(err.Error())
+				audit.record(r, "audit", project, err, "")
+				writeError(w, err)
 				return
 			}
 			since = t
 		}
-		entries, err := audit.Audit(r.Context(), q.Get("project"), since, 1000)
+		entries, err := a.Audit(r.Context(), project, since, 1000)
+		audit.record(r, "audit", project, err, "")
 		if err != nil {
 			writeError(w, err)
 			return
@@ -256,63 +300,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("since: %q is neither a duration (24h) nor an RFC 3339 time", s)
 }
 
-// decodeOptional decodes a JSON body into v; an empty body leaves v as it is.
-func decodeOptional(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return err
-		}
-		return badBody(err)
-	}
-	return nil
-}
-
-type bodyError struct{ err error }
-
-func (e *bodyError) Error() string        { return "request body: " + e.err.Error() }
-func (e *bodyError) Is(target error) bool { return target == dockerops.ErrBadInput }
-
-func badBody(err error) error { return &bodyError{err: err} }
-
 // actor is the caller as operations record it.
 func actor(r *http.Request) dockerops.Actor {
 	return dockerops.Actor{Name: callerFrom(r.Context()).name, Source: ClientIP(r.Context())}
-}
-
-// auditLog records what each request did to production. A failing write must not fail
-// the request; it is logged instead.
-type auditLog struct {
-	Auditor
-	logger *slog.Logger
-}
-
-// record writes an audit entry for the request.
-func (a *auditLog) record(r *http.Request, action, project string, err error, detail string) {
-	outcome := "ok"
-	if err != nil {
-		_, outcome = statusOf(err)
-		detail = strings.TrimSpace(detail + " " + err.Error())
-	}
-	a.write(r, action, project, outcome, detail)
-}
-
-// refused records a request turned away before its action ran.
-func (a *auditLog) refused(r *http.Request, action, project, reason string) {
-	a.write(r, action, project, "refused", reason)
-}
-
-func (a *auditLog) write(r *http.Request, action, project, outcome, detail string) {
-	// The request's context may end with the response; the entry must still land.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	e := store.AuditEntry{
-		Who: callerFrom(r.Context()).name, Source: ClientIP(r.Context()),
-		Action: action, Project: project, Outcome: outcome, Detail: detail,
-	}
-	if err := a.RecordAudit(ctx, e); err != nil {
-		a.logger.Error("audit log write failed", slog.String("action", action), slog.String("project", project), slog.Any("error", err))
-	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/metrics"
@@ -62,6 +61,11 @@ type Deps struct {
 	WebhookPath string
 	// MaxBodyBytes caps request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// MaxInFlightPerToken bounds the REST requests one token has running at once;
+	// 0 means DefaultMaxInFlightPerToken.
+	MaxInFlightPerToken int
+	// MaxLogBytes caps the log text of one logs answer; 0 means DefaultMaxLogBytes.
+	MaxLogBytes int
 }
 
 // NewServer returns scar's whole HTTP handler.
@@ -69,8 +73,14 @@ func NewServer(d Deps) http.Handler {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
+	if d.MaxInFlightPerToken <= 0 {
+		d.MaxInFlightPerToken = DefaultMaxInFlightPerToken
+	}
+	if d.MaxLogBytes <= 0 {
+		d.MaxLogBytes = DefaultMaxLogBytes
+	}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID)
+	r.Use(requestID)
 	r.Use(clientIP(d.TrustedProxies))
 	r.Use(logRequests(d.Logger, d.Metrics))
 	r.Use(recoverPanics(d.Logger))
@@ -92,20 +102,22 @@ func NewServer(d Deps) http.Handler {
 	return r
 }
 
-// v1Routes is the REST API; every route needs a bearer token, writes a full one.
+// v1Routes is the REST API; every route needs a bearer token, writes a full one. Every
+// request is audited, reads included.
 func v1Routes(d Deps) chi.Router {
 	r := chi.NewRouter()
-	r.Use(requireToken(d.Tokens))
-	audit := &auditLog{Auditor: d.Audit, logger: d.Logger}
-	r.Get("/projects", handleProjects(d.Projects))                                                            // list projects
+	audit := newAuditLog(d.Audit, d.Logger)
+	r.Use(requireToken(d.Tokens, audit))
+	r.Use(limitInFlight(newTokenLimiter(d.MaxInFlightPerToken)))
+	r.Get("/projects", handleProjects(d.Projects, audit))                                                     // list projects
 	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit))                                               // logs, JSON or text/plain
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                // logs, JSON or text/plain, streamed
 	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
 	r.With(requireFull(audit, "deploy")).Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))       // plan (dry_run) or start a deploy
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops))                                            // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
-	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit))                                   // the audit log
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops, audit))                                                // one deploy with its events
+	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
 	return r
 }
 

@@ -19,13 +19,18 @@ const (
 // anyway, so more would only let one line eat the memory bound.
 const maxLineBytes = 16 << 10
 
-// logCollector keeps the last n lines that pass the grep filter, in a ring.
+// logCollector keeps the last n lines that pass the grep filter, in a ring, and at
+// most maxBytes of their text (0: no bound): older lines go first, and truncated
+// says that some did for the byte bound.
 type logCollector struct {
-	ring  []LogLine
-	next  int
-	count int
-	grep  string // lower case
-	ascii bool
+	ring      []LogLine
+	head      int // the oldest kept line
+	size      int
+	bytes     int
+	maxBytes  int
+	truncated bool
+	grep      string // lower case
+	ascii     bool
 }
 
 func newLogCollector(n int, grep string) *logCollector {
@@ -47,9 +52,29 @@ func (c *logCollector) add(stream string, raw []byte) {
 	if c.grep != "" && !c.match(raw) {
 		return
 	}
-	c.ring[c.next] = LogLine{Time: ts, Stream: stream, Text: strings.ToValidUTF8(string(raw), "\uFFFD")}
-	c.next = (c.next + 1) % len(c.ring)
-	c.count++
+	if c.size == len(c.ring) {
+		c.dropOldest()
+	}
+	text := strings.ToValidUTF8(string(raw), "\uFFFD")
+	if c.maxBytes > 0 {
+		for c.size > 0 && c.bytes+len(text) > c.maxBytes {
+			c.dropOldest()
+			c.truncated = true
+		}
+		if len(text) > c.maxBytes {
+			text, c.truncated = strings.ToValidUTF8(text[:c.maxBytes], ""), true
+		}
+	}
+	c.ring[(c.head+c.size)%len(c.ring)] = LogLine{Time: ts, Stream: stream, Text: text}
+	c.size++
+	c.bytes += len(text)
+}
+
+func (c *logCollector) dropOldest() {
+	c.bytes -= len(c.ring[c.head].Text)
+	c.ring[c.head] = LogLine{}
+	c.head = (c.head + 1) % len(c.ring)
+	c.size--
 }
 
 func (c *logCollector) match(text []byte) bool {
@@ -85,13 +110,9 @@ func isASCII(s string) bool {
 // The engine stamps stdout and stderr lines as each pipe delivers them, so its order
 // can be a little off between the two; sorting by the stamps fixes that.
 func (c *logCollector) result() []LogLine {
-	var out []LogLine
-	if c.count <= len(c.ring) {
-		out = c.ring[:c.count:c.count]
-	} else {
-		out = make([]LogLine, 0, len(c.ring))
-		out = append(out, c.ring[c.next:]...)
-		out = append(out, c.ring[:c.next]...)
+	out := make([]LogLine, 0, c.size)
+	for i := range c.size {
+		out = append(out, c.ring[(c.head+i)%len(c.ring)])
 	}
 	slices.SortStableFunc(out, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
 	return out

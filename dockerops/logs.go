@@ -24,6 +24,8 @@ type logQuery struct {
 	lines int
 	since time.Time
 	grep  string
+	// maxBytes bounds the kept text; 0: no bound.
+	maxBytes int
 }
 
 // Logs returns the last lines of the project's primary container, or of the
@@ -53,15 +55,15 @@ func (s *Service) logs(ctx context.Context, p *projects.Project, req LogsRequest
 	if err != nil {
 		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
 	}
-	lines, err := s.readLogs(ctx, m.summary.ID, q)
+	col, err := s.collectLogs(ctx, m.summary.ID, q)
 	if err != nil {
 		return nil, fmt.Errorf("logs of %s: %s: %w", p.Name, m.name, err)
 	}
-	return &LogsResult{Project: p.Name, Container: m.name, Lines: lines}, nil
+	return &LogsResult{Project: p.Name, Container: m.name, Lines: col.result(), Truncated: col.truncated}, nil
 }
 
 func parseLogsRequest(req LogsRequest, now time.Time) (logQuery, error) {
-	q := logQuery{lines: req.Lines, grep: req.Grep}
+	q := logQuery{lines: req.Lines, grep: req.Grep, maxBytes: req.MaxBytes}
 	if q.lines == 0 {
 		q.lines = DefaultLogLines
 	}
@@ -102,9 +104,18 @@ func logTarget(ms []*member, name string) (*member, error) {
 	return nil, fmt.Errorf("container %q: %w", name, ErrNotFound)
 }
 
-// readLogs asks the engine for the log and, at the same time, inspects the
-// container: a TTY container's log is one raw stream, any other's is multiplexed.
+// readLogs returns the lines collectLogs kept.
 func (s *Service) readLogs(ctx context.Context, id string, q logQuery) ([]LogLine, error) {
+	col, err := s.collectLogs(ctx, id, q)
+	if err != nil {
+		return nil, err
+	}
+	return col.result(), nil
+}
+
+// collectLogs asks the engine for the log and, at the same time, inspects the
+// container: a TTY container's log is one raw stream, any other's is multiplexed.
+func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logCollector, error) {
 	type inspected struct {
 		c   *container.InspectResponse
 		err error
@@ -133,6 +144,7 @@ func (s *Service) readLogs(ctx context.Context, id string, q logQuery) ([]LogLin
 	}
 
 	col := newLogCollector(q.lines, q.grep)
+	col.maxBytes = q.maxBytes
 	if in.c.Config != nil && in.c.Config.Tty {
 		w := col.writer(streamTTY)
 		if _, err := io.Copy(w, rc); err != nil {
@@ -147,7 +159,7 @@ func (s *Service) readLogs(ctx context.Context, id string, q logQuery) ([]LogLin
 		stdout.flush()
 		stderr.flush()
 	}
-	return col.result(), nil
+	return col, nil
 }
 
 // notFound makes the engine's "no such container" match ErrNotFound.

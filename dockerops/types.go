@@ -64,6 +64,9 @@ type LogsRequest struct {
 	Since string
 	// Grep keeps lines containing it, case-insensitively.
 	Grep string
+	// MaxBytes bounds the text of the lines kept (0: no bound); the oldest lines
+	// go first and LogsResult.Truncated says so.
+	MaxBytes int
 }
 
 // LogLine is one line of a container's output.
@@ -78,6 +81,8 @@ type LogsResult struct {
 	Project   string    `json:"project"`
 	Container string    `json:"container"`
 	Lines     []LogLine `json:"lines"`
+	// Truncated is true when older lines were left out for LogsRequest.MaxBytes.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // RestartRequest names the containers to restart; empty means all of the project's.
