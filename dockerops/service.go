@@ -109,10 +109,15 @@ func (s *Service) Ping(ctx context.Context) error {
 	return nil
 }
 
+// OutcomeUnknownProject is the outcome label of an operation asked for a project that
+// does not resolve: the caller's mistake, counted apart from the errors that alerts
+// count (outcome="error").
+const OutcomeUnknownProject = "unknown_project"
+
 // track counts an operation in flight and returns the function that ends it,
 // observing its duration with the project and whether it failed. The project label
 // is the resolved project's name, "" when the name did not resolve, so that unknown
-// names cannot grow the label set.
+// names cannot grow the label set; such a failure has outcome unknown_project.
 func (s *Service) track(operation string) func(project string, failed bool) {
 	start := time.Now()
 	inFlight := s.metrics.OperationsInFlight.WithLabelValues(operation)
@@ -120,7 +125,10 @@ func (s *Service) track(operation string) func(project string, failed bool) {
 	return func(project string, failed bool) {
 		inFlight.Dec()
 		outcome := metrics.OutcomeSuccess
-		if failed {
+		switch {
+		case failed && project == "":
+			outcome = OutcomeUnknownProject
+		case failed:
 			outcome = metrics.OutcomeError
 		}
 		s.metrics.OperationDuration.WithLabelValues(operation, project, outcome).Observe(time.Since(start).Seconds())

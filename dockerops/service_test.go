@@ -125,7 +125,8 @@ func TestEveryOperationIsObserved(t *testing.T) {
 		{OpLogs, "app", metrics.OutcomeError, 1},
 		{OpRestart, "app", metrics.OutcomeSuccess, 1},
 		{OpRestart, "app", metrics.OutcomeError, 0},
-		{OpStatus, "", metrics.OutcomeError, 1},
+		{OpStatus, "", OutcomeUnknownProject, 1},
+		{OpStatus, "", metrics.OutcomeError, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.operation+"/"+tc.project+"/"+tc.outcome, func(t *testing.T) {
