@@ -256,8 +256,14 @@ func (b *Bot) visibleProjects(userID int64) []string {
 	return out
 }
 
-// record appends to the audit log; a failure to do so is logged, not shown.
+// auditWriteTimeout bounds one audit write.
+const auditWriteTimeout = 5 * time.Second
+
+// record appends to the audit log; a failure to do so is logged, not shown. The entry
+// lands even when ctx has ended (a restart that ran into its deadline, a shutdown).
 func (b *Bot) record(ctx context.Context, who dockerops.Actor, action, project, outcome, detail string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
+	defer cancel()
 	err := b.audit.RecordAudit(ctx, store.AuditEntry{
 		At: b.now(), Who: who.Name, Source: who.Source, Action: action, Project: project, Outcome: outcome, Detail: detail,
 	})

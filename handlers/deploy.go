@@ -169,7 +169,7 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 		}
 		d = b.awaitDeployment(ctx, d, finished)
 		live.finish(ctx, view.final(b, d))
-		b.record(ctx, who, p.Action, p.Project, d.Status, d.ID)
+		b.recordDeployment(ctx, who, p.Action, d)
 	})
 }
 
