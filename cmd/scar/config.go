@@ -35,6 +35,8 @@ type config struct {
 	TrustedProxies []string `env:"SCAR_TRUSTED_PROXIES"`
 	ComposeCommand string   `env:"SCAR_COMPOSE_COMMAND"`
 	LogFormat      string   `env:"SCAR_LOG_FORMAT" envDefault:"json"`
+	// Retention is how long history, events and the audit log are kept (retention.go).
+	Retention string `env:"SCAR_RETENTION" envDefault:"90d"`
 
 	// DockerHost is the docker CLI's variable; DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
 	// are read by the Docker client itself.
@@ -42,6 +44,8 @@ type config struct {
 
 	// trustedPrefixes is TrustedProxies parsed.
 	trustedPrefixes []netip.Prefix
+	// retention is Retention parsed; 0 keeps everything.
+	retention time.Duration
 }
 
 // loadConfig reads and checks the environment. Every problem is reported, each naming
@@ -86,6 +90,11 @@ func loadConfig(environ []string) (*config, error) {
 	case "json", "text":
 	default:
 		problems = append(problems, fmt.Sprintf("SCAR_LOG_FORMAT: %q is neither json nor text", cfg.LogFormat))
+	}
+	if d, err := parseRetention(cfg.Retention); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		cfg.retention = d
 	}
 	for _, t := range append(append([]string{}, cfg.APITokens...), cfg.APIReadTokens...) {
 		if len(t) < 16 {

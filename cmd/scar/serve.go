@@ -70,6 +70,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		logger.Error("recovering interrupted deploys", slog.Any("error", err))
 	}
 
+	stopRetention := startRetention(ctx, db, cfg.retention, logger)
+	defer stopRetention()
+
 	tokens, generated := apiTokens(cfg)
 	if generated != "" {
 		logger.Warn("no SCAR_API_TOKENS or SCAR_API_READ_TOKENS set: generated a full-access token for this run; set SCAR_API_TOKENS to keep one",
