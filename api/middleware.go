@@ -107,10 +107,10 @@ func logRequests(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) htt
 			}
 			level := slog.LevelInfo
 			switch {
+			case quietRoutes[route]:
+				level = slog.LevelDebug // /readyz's 503 is for the prober, not the log
 			case status >= 500:
 				level = slog.LevelError
-			case quietRoutes[route]:
-				level = slog.LevelDebug
 			}
 			attrs := []slog.Attr{
 				slog.String("request_id", middleware.GetReqID(r.Context())),
