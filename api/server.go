@@ -116,7 +116,7 @@ func v1Routes(d Deps) chi.Router {
 	r.With(requireFull(audit, "deploy")).Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))       // plan (dry_run) or start a deploy
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
 	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops, audit))                                                // one deploy with its events
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
 	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
 	return r
 }
