@@ -122,8 +122,8 @@ func TestFaultDockerDaemonStopped(t *testing.T) {
 			return resp.StatusCode, body
 		})
 		results, _ := body["containers"].([]any)
-		if code != 200 || body["ok"] != false || len(results) != 1 {
-			t.Fatalf("restart cut by the daemon stopping: %d %v, want 200 with ok false and web's result", code, body)
+		if code != 500 || errorCode(body) != "restart_failed" || body["ok"] != false || len(results) != 1 {
+			t.Fatalf("restart cut by the daemon stopping: %d %v, want 500 restart_failed with ok false and web's result", code, body)
 		}
 		if msg, _ := results[0].(map[string]any)["error"].(string); !strings.Contains(msg, "docker unavailable") {
 			t.Errorf("web's result %v, want an error naming Docker unavailable", results[0])
