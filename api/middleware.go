@@ -166,6 +166,9 @@ func (w *responseLog) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (flush, deadlines).
 func (w *responseLog) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Flush serves handlers that assert http.Flusher rather than use a ResponseController.
+func (w *responseLog) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
 // noteError keeps the error an answer was made of, for the request's log line.
 func noteError(w http.ResponseWriter, err error) {
 	for {
