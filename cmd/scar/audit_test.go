@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,23 @@ func TestRetentionSetting(t *testing.T) {
 	cfg, err := loadConfig(nil)
 	if err != nil || cfg.retention != 90*24*time.Hour {
 		t.Errorf("default retention %v (%v), want 90 days", cfg.retention, err)
+	}
+}
+
+// TestRetentionGoroutineStops: the pruning goroutine has an owner: stop ends it and
+// waits for it.
+func TestRetentionGoroutineStops(t *testing.T) {
+	db, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stop := startRetention(context.Background(), db, time.Hour, newLogger("json", io.Discard))
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return within 5s")
 	}
 }
