@@ -45,6 +45,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	if err := privateBackups(cfg.StateDir); err != nil {
+		return err
+	}
 
 	docker, err := dockerops.NewClient(cfg.DockerHost)
 	if err != nil {
