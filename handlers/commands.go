@@ -107,6 +107,12 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 	if isCmd && cmd.Mention != "" && !cmd.ForBot(b.learnUsername(ctx)) {
 		return updateIgnored
 	}
+	if !b.access.chatAllowed(chatID, private) {
+		if isCmd {
+			b.refuseChat(ctx, chatID, user, cmd.Name)
+		}
+		return updateUnauthorized
+	}
 
 	lvl := b.access.level(user.ID)
 	if lvl == levelNone {
@@ -211,6 +217,21 @@ func (b *Bot) refuseStranger(ctx context.Context, chatID int64, user telego.User
 	b.say(ctx, chatID, fmt.Sprintf("🔒 You are not allowed to use this bot.\n"+
 		"Your Telegram user id is <code>%d</code>. To be allowed, the server's admin adds it to "+
 		"<code>SCAR_TELEGRAM_ALLOWED_USERS</code> (or <code>SCAR_TELEGRAM_READONLY_USERS</code>) and restarts scar.", user.ID))
+}
+
+// chatRefusal is the audit detail of a command from a group the bot may not speak in.
+const chatRefusal = "group chat not in SCAR_TELEGRAM_ALLOWED_CHATS"
+
+// refuseChat audits a command from a group chat that is not listed in AllowedChats,
+// at the user's command rate, and answers nothing: output goes only to listed chats.
+// The log line gives the operator the chat id to list.
+func (b *Bot) refuseChat(ctx context.Context, chatID int64, user telego.User, command string) {
+	if ok, _ := b.access.allow(user.ID); !ok {
+		return
+	}
+	b.record(ctx, actor(user, chatID), strings.TrimPrefix(command, "docker_"), "", "refused", chatRefusal)
+	b.log.InfoContext(ctx, "telegram: command in a group chat not in SCAR_TELEGRAM_ALLOWED_CHATS refused without an answer",
+		slog.Int64("chat_id", chatID), slog.Int64("user_id", user.ID), slog.String("command", command))
 }
 
 // resolve finds the project a command names ("" = default) and checks that the user
