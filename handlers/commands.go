@@ -26,6 +26,9 @@ type commandSpec struct {
 	args  string
 	help  string
 	write bool // needs full access
+	// planReadOnly lets a read-only user run a write command for its plan alone: a
+	// dry run changes nothing. The command then asks no confirmation.
+	planReadOnly bool
 }
 
 // request is one command being handled.
@@ -59,7 +62,7 @@ var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
 	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50)"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
-	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true},
+	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},
 	{name: "docker_history", args: "[project]", help: "recent deploys and rollbacks"},
 	{name: "docker_audit", args: "[project]", help: "who did what, newest first", write: true},
@@ -167,7 +170,7 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 		return updateHandled
 	}
 	in := &request{chatID: chatID, user: user, level: lvl, cmd: cmd}
-	if spec.write && lvl < levelFull {
+	if spec.write && lvl < levelFull && !spec.planReadOnly {
 		b.record(ctx, in.who(), strings.TrimPrefix(spec.name, "docker_"), "", "refused", "read-only user")
 		b.say(ctx, chatID, fmt.Sprintf("🔒 Your access is read-only: /%s needs full access.\n%s", spec.name, next("/docker_status")))
 		return updateHandled
