@@ -382,7 +382,7 @@ func (b *Bot) help(_ context.Context, in *request) string {
 		sb.WriteString("\nDefault project: <b>" + esc(def) + "</b>\n")
 	}
 	if in.level == levelReadOnly {
-		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback and audit need full access.\n")
+		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback and audit need full access. /docker_deploy shows you a deploy's plan.\n")
 	}
 	sb.WriteString("\n" + next("/docker_status"))
 	return sb.String()

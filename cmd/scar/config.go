@@ -80,6 +80,10 @@ func loadConfig(environ []string) (*config, error) {
 	check("SCAR_TELEGRAM_WEBHOOK_SECRET", cfg.TelegramWebhookSecret != "" && !validWebhookSecret(cfg.TelegramWebhookSecret),
 		fmt.Sprintf("Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - only (this one has %d characters%s); setWebhook would refuse it",
 			len(cfg.TelegramWebhookSecret), secretCharsetHint(cfg.TelegramWebhookSecret)))
+	for _, id := range cfg.TelegramAllowedChats {
+		check("SCAR_TELEGRAM_ALLOWED_CHATS", id >= 0,
+			fmt.Sprintf("%d is not a group chat id (those are negative, like -1001234567890); private chats of allowed users need no entry", id))
+	}
 	check("SCAR_TELEGRAM_WEBHOOK_PATH", !strings.HasPrefix(cfg.TelegramWebhookPath, "/"),
 		fmt.Sprintf("%q must start with /", cfg.TelegramWebhookPath))
 	check("SCAR_CONFIRM_TTL", cfg.ConfirmTTL <= 0, fmt.Sprintf("%s must be positive", cfg.ConfirmTTL))

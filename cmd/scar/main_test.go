@@ -141,6 +141,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"webhook secret with a colon", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_TELEGRAM_TOKEN=123:abc", "SCAR_TELEGRAM_WEBHOOK_SECRET=a:b"}, "position 2"},
 		{"webhook secret too long", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_TELEGRAM_TOKEN=123:abc", "SCAR_TELEGRAM_WEBHOOK_SECRET=" + strings.Repeat("a", 257)}, "257 characters"},
 		{"bad allowed chats", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_TELEGRAM_ALLOWED_CHATS=-100123,ops"}, `SCAR_TELEGRAM_ALLOWED_CHATS: "ops" is not a whole number`},
+		{"user id as allowed chat", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_TELEGRAM_ALLOWED_CHATS=-100123,42"}, "SCAR_TELEGRAM_ALLOWED_CHATS: 42 is not a group chat id"},
 		{"bad mode", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_TELEGRAM_MODE=carrier-pigeon"}, "SCAR_TELEGRAM_MODE"},
 		{"short token", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_API_TOKENS=short"}, "16 characters"},
 		{"bad proxy", []string{"SCAR_PROJECTS_FILE=" + good, "SCAR_TRUSTED_PROXIES=10.0.0.0/99"}, "SCAR_TRUSTED_PROXIES"},
