@@ -118,12 +118,22 @@ func bearerToken(header string) (string, bool) {
 func requireFull(audit *auditLog, action string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if callerFrom(r.Context()).access < AccessFull {
-				audit.refused(r, action, chi.URLParam(r, "project"), "read-only token")
-				writeProblem(w, http.StatusForbidden, "forbidden", "this token is read-only; this call needs a token from SCAR_API_TOKENS")
+			if refuseReadOnly(w, r, audit, action) {
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// refuseReadOnly answers 403 and audits the refusal when the caller's token is
+// read-only, and reports whether it did. A route that only some requests make a change
+// (a deploy that is not a dry run) calls it itself, after reading the request.
+func refuseReadOnly(w http.ResponseWriter, r *http.Request, audit *auditLog, action string) bool {
+	if callerFrom(r.Context()).access >= AccessFull {
+		return false
+	}
+	audit.refused(r, action, chi.URLParam(r, "project"), "read-only token")
+	writeProblem(w, http.StatusForbidden, "forbidden", "this token is read-only; this call needs a token from SCAR_API_TOKENS")
+	return true
 }

@@ -79,7 +79,7 @@ func TestFaultRefusedToken(t *testing.T) {
 	}{
 		{"POST", "/api/v1/projects/demo/restart", `{"containers": ["web"]}`, "restart", "demo"},
 		{"POST", "/api/v1/projects/demo/deploy", "", "deploy", "demo"},
-		{"POST", "/api/v1/projects/demo/deploy", `{"dry_run": true}`, "deploy", "demo"},
+		{"POST", "/api/v1/projects/demo/deploy", `{"dry_run": false}`, "deploy", "demo"},
 		{"POST", "/api/v1/projects/demo/rollback", "", "rollback", "demo"},
 		{"GET", "/api/v1/audit", "", "audit", ""},
 	}

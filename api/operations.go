@@ -185,6 +185,10 @@ func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, map[string]any{"plan": plan, "nothing_to_deploy": plan.Empty()})
 			return
 		}
+		// A dry run changes nothing and any token may ask for it; a deploy needs a full one.
+		if refuseReadOnly(w, r, audit, "deploy") {
+			return
+		}
 		d, err := ops.Deploy(r.Context(), project, actor(r), nil)
 		writeStarted(w, r, audit, "deploy", project, d, err)
 	}

@@ -113,7 +113,7 @@ func v1Routes(d Deps) chi.Router {
 	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
 	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                // logs, JSON or text/plain, streamed
 	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
-	r.With(requireFull(audit, "deploy")).Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))       // plan (dry_run) or start a deploy
+	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                          // plan (dry_run, any token) or start a deploy (full token)
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
 	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
 	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events

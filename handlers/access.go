@@ -31,6 +31,7 @@ const (
 type access struct {
 	full     map[int64]bool
 	readOnly map[int64]bool
+	chats    map[int64]bool // the group chats the bot answers in
 	now      func() time.Time
 
 	mu        sync.Mutex
@@ -47,10 +48,11 @@ type userLimit struct {
 	lastSeen time.Time
 }
 
-func newAccess(full, readOnly []int64, now func() time.Time) *access {
+func newAccess(full, readOnly, chats []int64, now func() time.Time) *access {
 	a := &access{
 		full:       make(map[int64]bool),
 		readOnly:   make(map[int64]bool),
+		chats:      make(map[int64]bool),
 		now:        now,
 		limiters:   make(map[int64]*userLimit),
 		strangers:  make(map[int64]time.Time),
@@ -62,7 +64,16 @@ func newAccess(full, readOnly []int64, now func() time.Time) *access {
 	for _, id := range readOnly {
 		a.readOnly[id] = true
 	}
+	for _, id := range chats {
+		a.chats[id] = true
+	}
 	return a
+}
+
+// chatAllowed reports whether the bot may speak in a chat: a private chat always (who
+// may use the bot is level's question), a group only when it is listed.
+func (a *access) chatAllowed(chatID int64, private bool) bool {
+	return private || a.chats[chatID]
 }
 
 // level returns what user may do; a user in both lists has full access.

@@ -92,6 +92,10 @@ type Config struct {
 	AllowedUsers []int64
 	// ReadOnlyUsers may run status, logs, history, projects and help (SCAR_TELEGRAM_READONLY_USERS).
 	ReadOnlyUsers []int64
+	// AllowedChats are the group chats the bot answers in (SCAR_TELEGRAM_ALLOWED_CHATS);
+	// allowed users' private chats are always answered. In any other group the bot
+	// says nothing and audits commands as refused.
+	AllowedChats []int64
 	// ConfirmTTL is how long a confirmation waits (SCAR_CONFIRM_TTL, default 2m).
 	ConfirmTTL time.Duration
 
@@ -190,7 +194,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		log:      logger,
 		now:      cfg.Now,
 		confirms: confirm.New(cfg.ConfirmTTL, confirm.WithClock(cfg.Now)),
-		access:   newAccess(cfg.AllowedUsers, cfg.ReadOnlyUsers, cfg.Now),
+		access:   newAccess(cfg.AllowedUsers, cfg.ReadOnlyUsers, cfg.AllowedChats, cfg.Now),
 	}
 	// The one root context of the bot's own work: webhook requests end before their
 	// work does, so that work cannot hang on the request's context. Shutdown cancels it.

@@ -26,6 +26,9 @@ type commandSpec struct {
 	args  string
 	help  string
 	write bool // needs full access
+	// planReadOnly lets a read-only user run a write command for its plan alone: a
+	// dry run changes nothing. The command then asks no confirmation.
+	planReadOnly bool
 }
 
 // request is one command being handled.
@@ -59,7 +62,7 @@ var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
 	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50)"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
-	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true},
+	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},
 	{name: "docker_history", args: "[project]", help: "recent deploys and rollbacks"},
 	{name: "docker_audit", args: "[project]", help: "who did what, newest first", write: true},
@@ -106,6 +109,12 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 	cmd, isCmd := ParseCommand(m.Text)
 	if isCmd && cmd.Mention != "" && !cmd.ForBot(b.learnUsername(ctx)) {
 		return updateIgnored
+	}
+	if !b.access.chatAllowed(chatID, private) {
+		if isCmd {
+			b.refuseChat(ctx, chatID, user, cmd.Name)
+		}
+		return updateUnauthorized
 	}
 
 	lvl := b.access.level(user.ID)
@@ -161,7 +170,7 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 		return updateHandled
 	}
 	in := &request{chatID: chatID, user: user, level: lvl, cmd: cmd}
-	if spec.write && lvl < levelFull {
+	if spec.write && lvl < levelFull && !spec.planReadOnly {
 		b.record(ctx, in.who(), strings.TrimPrefix(spec.name, "docker_"), "", "refused", "read-only user")
 		b.say(ctx, chatID, fmt.Sprintf("🔒 Your access is read-only: /%s needs full access.\n%s", spec.name, next("/docker_status")))
 		return updateHandled
@@ -211,6 +220,21 @@ func (b *Bot) refuseStranger(ctx context.Context, chatID int64, user telego.User
 	b.say(ctx, chatID, fmt.Sprintf("🔒 You are not allowed to use this bot.\n"+
 		"Your Telegram user id is <code>%d</code>. To be allowed, the server's admin adds it to "+
 		"<code>SCAR_TELEGRAM_ALLOWED_USERS</code> (or <code>SCAR_TELEGRAM_READONLY_USERS</code>) and restarts scar.", user.ID))
+}
+
+// chatRefusal is the audit detail of a command from a group the bot may not speak in.
+const chatRefusal = "group chat not in SCAR_TELEGRAM_ALLOWED_CHATS"
+
+// refuseChat audits a command from a group chat that is not listed in AllowedChats,
+// at the user's command rate, and answers nothing: output goes only to listed chats.
+// The log line gives the operator the chat id to list.
+func (b *Bot) refuseChat(ctx context.Context, chatID int64, user telego.User, command string) {
+	if ok, _ := b.access.allow(user.ID); !ok {
+		return
+	}
+	b.record(ctx, actor(user, chatID), strings.TrimPrefix(command, "docker_"), "", "refused", chatRefusal)
+	b.log.InfoContext(ctx, "telegram: command in a group chat not in SCAR_TELEGRAM_ALLOWED_CHATS refused without an answer",
+		slog.Int64("chat_id", chatID), slog.Int64("user_id", user.ID), slog.String("command", command))
 }
 
 // resolve finds the project a command names ("" = default) and checks that the user
@@ -364,7 +388,7 @@ func (b *Bot) help(_ context.Context, in *request) string {
 		sb.WriteString("\nDefault project: <b>" + esc(def) + "</b>\n")
 	}
 	if in.level == levelReadOnly {
-		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback and audit need full access.\n")
+		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback and audit need full access. /docker_deploy shows you a deploy's plan.\n")
 	}
 	sb.WriteString("\n" + next("/docker_status"))
 	return sb.String()

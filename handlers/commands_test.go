@@ -286,10 +286,13 @@ func TestReadOnlyUsers(t *testing.T) {
 	h.waitSent(reader.ID, "Deploy history")
 	h.waitSent(reader.ID, "Projects\n• project-orchestrator (default)")
 	h.waitSent(reader.ID, "Your access is read-only: restart, deploy, rollback and audit need full access.")
-	for _, cmd := range []string{"/docker_restart", "/docker_deploy", "/docker_rollback", "/docker_audit"} {
+	for _, cmd := range []string{"/docker_restart", "/docker_rollback", "/docker_audit"} {
 		h.send(reader.ID, reader, cmd)
 		h.waitSent(reader.ID, "Your access is read-only: "+cmd+" needs full access.")
 	}
+	// A deploy's plan changes nothing: see TestReadOnlyUserSeesTheDeployPlan.
+	h.send(reader.ID, reader, "/docker_deploy")
+	h.waitSent(reader.ID, "this is the plan only, you may not deploy")
 	if n := len(h.api.Calls("sendMessage")); n != 9 {
 		t.Errorf("%d messages, want 9", n)
 	}

@@ -98,6 +98,14 @@ func (b *Bot) handleCallback(ctx context.Context, q *telego.CallbackQuery) strin
 		return updateIgnored
 	}
 	user := q.From
+	// A private chat's id is its user's.
+	if !b.access.chatAllowed(chatID, chatID == user.ID) {
+		if ok, _ := b.access.allow(user.ID); ok {
+			b.record(ctx, actor(user, chatID), "button", "", "refused", chatRefusal)
+		}
+		answer("I do not answer in this chat: the server's admin can add its id to SCAR_TELEGRAM_ALLOWED_CHATS.", true)
+		return updateUnauthorized
+	}
 	if b.access.level(user.ID) == levelNone {
 		if ok, _ := b.access.allow(user.ID); ok {
 			b.record(ctx, actor(user, chatID), "button", "", "refused", "not an allowed user")

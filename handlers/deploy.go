@@ -62,7 +62,20 @@ func (b *Bot) askDeploy(ctx context.Context, in *request) string {
 	r.add("Target: %s", esc(clip(p.Production, maxDynamic)))
 	r.blank()
 	addPlan(r, plan)
+	if in.level < levelFull {
+		return b.showPlanOnly(ctx, in, p.Name, r)
+	}
 	return b.ask(ctx, in, dockerops.OpDeploy, p.Name, r)
+}
+
+// showPlanOnly answers a read-only user's /docker_deploy: the plan, with no button
+// and nothing waiting for a confirmation, and a line saying they may not deploy.
+func (b *Bot) showPlanOnly(ctx context.Context, in *request, project string, r *reply) string {
+	b.record(ctx, in.who(), "deploy_plan", project, "ok", "read-only user")
+	r.blank()
+	r.add("🔒 Your access is read-only: this is the plan only, you may not deploy. A user with full access can run %s.", b.cmdRef("docker_deploy", project))
+	b.sendReply(ctx, in.chatID, r)
+	return ""
 }
 
 // addPlan describes what a deploy changes.

@@ -161,7 +161,8 @@ func TestFaultRefusedUsers(t *testing.T) {
 		{"stranger", stranger, "/docker_restart", "You are not allowed to use this bot", "restart", "", "not an allowed user"},
 		{"stranger again, not told again but audited", stranger, "/docker_deploy", "", "deploy", "", "not an allowed user"},
 		{"read-only user restarting", reader, "/docker_restart", "Your access is read-only: /docker_restart needs full access.", "restart", "", "read-only user"},
-		{"read-only user deploying", reader, "/docker_deploy", "Your access is read-only: /docker_deploy needs full access.", "deploy", "", "read-only user"},
+		// A read-only user's /docker_deploy shows the plan: TestReadOnlyUserSeesTheDeployPlan.
+		{"read-only user rolling back", reader, "/docker_rollback", "Your access is read-only: /docker_rollback needs full access.", "rollback", "", "read-only user"},
 		{"user outside the project's allowed_users", admin2, "/docker_restart secret-app", "You are not allowed to act on secret-app.", "restart", "secret-app", "not in the project's allowed_users"},
 		{"same user reading that project", admin2, "/docker_logs secret-app", "You are not allowed to act on secret-app.", "logs", "secret-app", "not in the project's allowed_users"},
 	}

@@ -200,6 +200,7 @@ func newHarness(t *testing.T, tweak ...func(*Config, *Deps)) *harness {
 		WebhookSecret: testSecret,
 		AllowedUsers:  []int64{admin.ID, admin2.ID},
 		ReadOnlyUsers: []int64{reader.ID},
+		AllowedChats:  []int64{groupChat},
 		ConfirmTTL:    2 * time.Minute,
 		EditInterval:  5 * time.Millisecond,
 		ChatRate:      1000,

@@ -89,6 +89,9 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, fmt.Errorf("store: create state dir %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	if err := makePrivate(dir, path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -107,6 +110,27 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// makePrivate makes the state directory 0700 and the database 0600 at every open,
+// also when an older scar, a restore or a chmod left them readable by others: they
+// hold the audit log and backups of production files. The database is created here,
+// before SQLite opens it, because SQLite gives its WAL files the database's mode.
+func makePrivate(dir, path string) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("store: make state dir %s private: %w", dir, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("store: make %s private: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database.

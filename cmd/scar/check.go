@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/mymmrac/telego"
 
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/projects"
@@ -52,19 +52,15 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 		}
 	}
 
-	report("state dir", checkWritable(cfg.StateDir), cfg.StateDir+" is writable")
+	stateDir, err := checkStateDir(cfg.StateDir)
+	report("state dir", err, stateDir)
 
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	dockerInfo, err := pingDocker(pingCtx, cfg.DockerHost)
 	report("docker", err, dockerInfo)
 
-	if cfg.TelegramToken != "" {
-		name, err := telegramGetMe(pingCtx, cfg)
-		report("telegram", err, "bot @"+name+" answers getMe ("+cfg.TelegramMode+" mode)")
-	} else {
-		fmt.Fprintf(out, "skip  %-13s SCAR_TELEGRAM_TOKEN is not set: Telegram is off\n", "telegram")
-	}
+	failed += checkTelegram(pingCtx, cfg, out)
 
 	if failed > 0 {
 		return fmt.Errorf("check failed: %d problem(s)", failed)
@@ -87,10 +83,45 @@ func checkDirs(p *projects.Project) error {
 	return errors.Join(errs...)
 }
 
-func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+// checkStateDir checks that scar can write the state directory, or create it when it
+// does not exist yet, and changes nothing: check leaves no directory behind.
+func checkStateDir(dir string) (string, error) {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return "", fmt.Errorf("%s is not a directory", dir)
+	case err == nil:
+		if err := writableDir(dir); err != nil {
+			return "", err
+		}
+		msg := dir + " is writable"
+		if fi.Mode().Perm() != 0o700 {
+			msg += fmt.Sprintf(" (mode %o: made 0700 at start)", fi.Mode().Perm())
+		}
+		return msg, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
 	}
+	// The nearest existing parent must let scar create the rest.
+	parent := filepath.Dir(filepath.Clean(dir))
+	for {
+		fi, err := os.Stat(parent)
+		if err == nil && fi.IsDir() {
+			break
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || parent == filepath.Dir(parent) {
+			return "", fmt.Errorf("%s does not exist and cannot be created: %s is not a writable directory", dir, parent)
+		}
+		parent = filepath.Dir(parent)
+	}
+	if err := writableDir(parent); err != nil {
+		return "", fmt.Errorf("%s does not exist and cannot be created: %w", dir, err)
+	}
+	return fmt.Sprintf("%s does not exist yet: it will be created at start (%s is writable)", dir, parent), nil
+}
+
+// writableDir creates and removes a temporary file in dir.
+func writableDir(dir string) error {
 	f, err := os.CreateTemp(dir, ".scar-check-*")
 	if err != nil {
 		return err
@@ -110,16 +141,4 @@ func pingDocker(ctx context.Context, host string) (string, error) {
 		return "", fmt.Errorf("%s does not answer: %w", docker.DaemonHost(), err)
 	}
 	return fmt.Sprintf("%s answers: Engine %s, API %s", docker.DaemonHost(), v.Version, v.APIVersion), nil
-}
-
-func telegramGetMe(ctx context.Context, cfg *config) (string, error) {
-	bot, err := telego.NewBot(cfg.TelegramToken, telego.WithAPIServer(cfg.TelegramAPIURL), telego.WithDiscardLogger())
-	if err != nil {
-		return "", err
-	}
-	me, err := bot.GetMe(ctx)
-	if err != nil {
-		return "", err
-	}
-	return me.Username, nil
 }

@@ -30,6 +30,7 @@ type config struct {
 	TelegramWebhookURL    string        `env:"SCAR_TELEGRAM_WEBHOOK_URL"`
 	TelegramAllowedUsers  []int64       `env:"SCAR_TELEGRAM_ALLOWED_USERS"`
 	TelegramReadonlyUsers []int64       `env:"SCAR_TELEGRAM_READONLY_USERS"`
+	TelegramAllowedChats  []int64       `env:"SCAR_TELEGRAM_ALLOWED_CHATS"`
 	ConfirmTTL            time.Duration `env:"SCAR_CONFIRM_TTL" envDefault:"2m"`
 
 	TrustedProxies []string `env:"SCAR_TRUSTED_PROXIES"`
@@ -58,49 +59,56 @@ func loadConfig(environ []string) (*config, error) {
 		}
 	}
 	var cfg config
-	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return nil, fmt.Errorf("environment: %s", envErrors(err))
+	// A variable the env library could not parse is reported once, by it; scar's own
+	// checks below then skip it, and report every other bad variable too.
+	problems, unparsed := envErrors(env.ParseWithOptions(&cfg, env.Options{Environment: vars}))
+	check := func(name string, bad bool, problem string) {
+		if bad && !unparsed[name] {
+			problems = append(problems, name+": "+problem)
+		}
 	}
 	cfg.APITokens = nonEmpty(cfg.APITokens)
 	cfg.APIReadTokens = nonEmpty(cfg.APIReadTokens)
-	var problems []string
 	for _, p := range nonEmpty(cfg.TrustedProxies) {
 		prefix, err := parsePrefix(p)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("SCAR_TRUSTED_PROXIES: %q is not a CIDR or IP address", p))
+			check("SCAR_TRUSTED_PROXIES", true, fmt.Sprintf("%q is not a CIDR or IP address", p))
 			continue
 		}
 		cfg.trustedPrefixes = append(cfg.trustedPrefixes, prefix)
 	}
-	switch cfg.TelegramMode {
-	case "webhook", "polling":
-	default:
-		problems = append(problems, fmt.Sprintf("SCAR_TELEGRAM_MODE: %q is neither webhook nor polling", cfg.TelegramMode))
-	}
-	if cfg.TelegramToken != "" && cfg.TelegramMode == "webhook" && cfg.TelegramWebhookSecret == "" {
-		problems = append(problems, "SCAR_TELEGRAM_WEBHOOK_SECRET: required in webhook mode (Telegram sends it back in X-Telegram-Bot-Api-Secret-Token)")
-	}
-	if !strings.HasPrefix(cfg.TelegramWebhookPath, "/") {
-		problems = append(problems, fmt.Sprintf("SCAR_TELEGRAM_WEBHOOK_PATH: %q must start with /", cfg.TelegramWebhookPath))
-	}
-	if cfg.ConfirmTTL <= 0 {
-		problems = append(problems, fmt.Sprintf("SCAR_CONFIRM_TTL: %s must be positive", cfg.ConfirmTTL))
-	}
-	switch cfg.LogFormat {
-	case "json", "text":
-	default:
-		problems = append(problems, fmt.Sprintf("SCAR_LOG_FORMAT: %q is neither json nor text", cfg.LogFormat))
+	check("SCAR_TELEGRAM_MODE", cfg.TelegramMode != "webhook" && cfg.TelegramMode != "polling",
+		fmt.Sprintf("%q is neither webhook nor polling", cfg.TelegramMode))
+	check("SCAR_TELEGRAM_WEBHOOK_SECRET", cfg.TelegramToken != "" && cfg.TelegramMode == "webhook" && cfg.TelegramWebhookSecret == "",
+		"required in webhook mode (Telegram sends it back in X-Telegram-Bot-Api-Secret-Token)")
+	check("SCAR_TELEGRAM_WEBHOOK_SECRET", cfg.TelegramWebhookSecret != "" && !validWebhookSecret(cfg.TelegramWebhookSecret),
+		fmt.Sprintf("Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - only (this one has %d characters%s); setWebhook would refuse it",
+			len(cfg.TelegramWebhookSecret), secretCharsetHint(cfg.TelegramWebhookSecret)))
+	for _, id := range cfg.TelegramAllowedChats {
+		check("SCAR_TELEGRAM_ALLOWED_CHATS", id >= 0,
+			fmt.Sprintf("%d is not a group chat id (those are negative, like -1001234567890); private chats of allowed users need no entry", id))
 	}
 	if d, err := parseRetention(cfg.Retention); err != nil {
 		problems = append(problems, err.Error())
 	} else {
 		cfg.retention = d
 	}
-	for _, t := range append(append([]string{}, cfg.APITokens...), cfg.APIReadTokens...) {
-		if len(t) < 16 {
-			problems = append(problems, "SCAR_API_TOKENS / SCAR_API_READ_TOKENS: every token must be at least 16 characters")
-			break
+	check("SCAR_TELEGRAM_WEBHOOK_PATH", !strings.HasPrefix(cfg.TelegramWebhookPath, "/"),
+		fmt.Sprintf("%q must start with /", cfg.TelegramWebhookPath))
+	check("SCAR_CONFIRM_TTL", cfg.ConfirmTTL <= 0, fmt.Sprintf("%s must be positive", cfg.ConfirmTTL))
+	check("SCAR_LOG_FORMAT", cfg.LogFormat != "json" && cfg.LogFormat != "text",
+		fmt.Sprintf("%q is neither json nor text", cfg.LogFormat))
+	for _, tokens := range []struct {
+		name string
+		list []string
+	}{{"SCAR_API_TOKENS", cfg.APITokens}, {"SCAR_API_READ_TOKENS", cfg.APIReadTokens}} {
+		short := 0
+		for _, t := range tokens.list {
+			if len(t) < 16 {
+				short++
+			}
 		}
+		check(tokens.name, short > 0, fmt.Sprintf("every token must be at least 16 characters (%d of %d are shorter)", short, len(tokens.list)))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("environment: %s", strings.Join(problems, "; "))
@@ -139,24 +147,68 @@ func userIDs(ids []int64) string {
 	return strings.Join(s, ",")
 }
 
-// envErrors rewrites the env library's errors, which name struct fields, to name the
-// variables the user set.
-func envErrors(err error) string {
+// envErrors rewrites the env library's errors, which name struct fields, as problems
+// naming the variables the user set, and returns the names of those variables.
+func envErrors(err error) (problems []string, vars map[string]bool) {
+	vars = make(map[string]bool)
+	if err == nil {
+		return nil, vars
+	}
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
-		return err.Error()
+		return []string{err.Error()}, vars
 	}
-	var msgs []string
 	t := reflect.TypeOf(config{})
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if f, ok := t.FieldByName(pe.Name); ok {
-				msgs = append(msgs, fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err))
+				name := f.Tag.Get("env")
+				vars[name] = true
+				problems = append(problems, fmt.Sprintf("%s: %s", name, parseProblem(pe.Err)))
 				continue
 			}
 		}
-		msgs = append(msgs, e.Error())
+		problems = append(problems, e.Error())
 	}
-	return strings.Join(msgs, "; ")
+	return problems, vars
+}
+
+// parseProblem says what was wrong with a value in the user's words rather than
+// strconv's.
+func parseProblem(err error) string {
+	var num *strconv.NumError
+	if errors.As(err, &num) {
+		return fmt.Sprintf("%q is not a whole number", num.Num)
+	}
+	return err.Error()
+}
+
+// validWebhookSecret reports whether s is a secret_token Telegram's setWebhook takes:
+// 1-256 characters, each A-Z, a-z, 0-9, _ or -.
+func validWebhookSecret(s string) bool {
+	if len(s) < 1 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !secretChar(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func secretChar(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-'
+}
+
+// secretCharsetHint says where the first character of s Telegram would refuse is,
+// without showing any of the secret.
+func secretCharsetHint(s string) string {
+	for i, r := range []rune(s) {
+		if !secretChar(r) {
+			return fmt.Sprintf(", and a character it refuses at position %d", i+1)
+		}
+	}
+	return ""
 }

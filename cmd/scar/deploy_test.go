@@ -94,6 +94,10 @@ func TestRESTDeployFlow(t *testing.T) {
 	if plan["nothing_to_deploy"] != false || fmt.Sprint(p["changed"]) != "[content/index.txt]" || p["rebuild"] != false {
 		t.Fatalf("dry run: %v", plan)
 	}
+	// A dry run changes nothing: a read-only token sees the same plan.
+	if resp, roPlan := post("/api/v1/projects/rest/deploy", readToken, `{"dry_run": true}`); resp.StatusCode != 200 || fmt.Sprint(roPlan) != fmt.Sprint(plan) {
+		t.Fatalf("dry run with a read-only token: %d %v, want 200 and the plan %v", resp.StatusCode, roPlan, plan)
+	}
 	if resp, _ := post("/api/v1/projects/rest/deploy", readToken, ""); resp.StatusCode != 403 {
 		t.Fatalf("deploy with a read-only token: %d, want 403", resp.StatusCode)
 	}

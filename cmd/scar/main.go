@@ -1,14 +1,16 @@
 // Command scar runs a developer's production Docker from Telegram and from curl:
 // status, logs, restart, and deploys of a workspace with health checks and rollback.
 //
-// Start here: run reads the environment (config.go), then serve (serve.go) builds every
-// dependency — projects file, state store, Docker client, operations, Telegram bot,
-// HTTP server — and runs until SIGINT or SIGTERM. check (check.go) validates the same
-// configuration without serving.
+// Start here: run parses the command line (this file) and reads the environment
+// (config.go), then serve (serve.go) builds every dependency — projects file, state
+// store, Docker client, operations, Telegram bot, HTTP server — and runs until SIGINT
+// or SIGTERM. check (check.go) validates the same configuration without serving.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,32 +18,80 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "scar:", err)
-		os.Exit(1)
+		stop()
+		os.Exit(exitCode(err))
 	}
 }
 
-const usage = `usage: scar [serve | check | version]
+const usage = `usage: scar [serve | check | version] [-h]
 
   serve    run the HTTP server, REST API and Telegram bot (the default)
   check    validate the environment and projects file, ping Docker and Telegram
-  version  print the version
+  version  print the version and the commit it was built from
 
 Configuration comes from SCAR_* environment variables; see the README.
+Each command takes -h for its own help.
 `
+
+// subcommands are scar's commands with their help text.
+var subcommands = map[string]string{
+	"serve": `usage: scar serve
+
+Runs the HTTP server, the REST API and the Telegram bot until SIGINT or SIGTERM.
+Configuration comes from SCAR_* environment variables; see the README.
+`,
+	"check": `usage: scar check
+
+Validates the environment, the projects file and the state directory, pings Docker
+and, when SCAR_TELEGRAM_TOKEN is set, the Bot API (getMe, getWebhookInfo). Changes
+nothing. Exits 1 when a check fails.
+`,
+	"version": `usage: scar version
+
+Prints scar's version and the commit it was built from.
+`,
+}
+
+// usageError is a command line scar does not understand; it exits 2, as the flag
+// package's own programs do.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitCode is the process's exit status for run's error.
+func exitCode(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
 
 // run is the whole program; main only hands it the process's context and streams.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
-		cmd = args[0]
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "-version", "--version":
+		cmd = "version"
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	help, known := subcommands[cmd]
+	if !known {
+		fmt.Fprint(stderr, usage)
+		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+	if done, err := parseFlags(cmd, help, args, stdout, stderr); done || err != nil {
+		return err
 	}
 	switch cmd {
 	case "serve":
@@ -52,14 +102,30 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return serve(ctx, cfg, stderr)
 	case "check":
 		return check(ctx, environ, stdout)
-	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "scar %s\n", version)
-		return nil
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		fmt.Fprintf(stdout, "scar %s\n", describeVersion())
+		return nil
 	}
+}
+
+// parseFlags parses a command's arguments with the flag package. -h prints the
+// command's help and reports done; an unknown flag or an argument is a usageError.
+// No command takes flags yet: the flag set is there so that -h works and a mistyped
+// option is refused rather than ignored.
+func parseFlags(cmd, help string, args []string, stdout, stderr io.Writer) (done bool, err error) {
+	fs := flag.NewFlagSet("scar "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the messages below say it once, in scar's words
+	err = fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, help)
+		return true, nil
+	case err != nil:
+		fmt.Fprint(stderr, help)
+		return true, &usageError{fmt.Sprintf("%s: %v", cmd, err)}
+	case fs.NArg() > 0:
+		fmt.Fprint(stderr, help)
+		return true, &usageError{fmt.Sprintf("%s takes no arguments, got %q", cmd, fs.Arg(0))}
+	}
+	return false, nil
 }

@@ -45,6 +45,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	if err := privateBackups(cfg.StateDir); err != nil {
+		return err
+	}
 
 	docker, err := dockerops.NewClient(cfg.DockerHost)
 	if err != nil {
@@ -58,7 +61,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg, version)
+	m := metrics.New(reg, currentVersion())
 
 	ops := dockerops.New(docker, projectStore, m, logger,
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost))),
@@ -111,7 +114,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (SCAR_LISTEN_ADDR): %w", cfg.ListenAddr, err)
 	}
-	logger.Info("scar serving", slog.String("version", version), slog.String("addr", ln.Addr().String()),
+	logger.Info("scar serving", slog.String("version", currentVersion()), slog.String("addr", ln.Addr().String()),
 		slog.String("projects_file", cfg.ProjectsFile), slog.Any("projects", projectStore.Names()),
 		slog.Bool("telegram", bot != nil), slog.String("telegram_mode", cfg.TelegramMode))
 

@@ -16,6 +16,7 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 	if cfg.TelegramToken == "" {
 		return nil, nil
 	}
+	warnTelegramSetup(cfg, logger)
 	return handlers.New(handlers.Config{
 		Token:         cfg.TelegramToken,
 		APIURL:        cfg.TelegramAPIURL,
@@ -24,6 +25,7 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 		WebhookURL:    cfg.TelegramWebhookURL,
 		AllowedUsers:  cfg.TelegramAllowedUsers,
 		ReadOnlyUsers: cfg.TelegramReadonlyUsers,
+		AllowedChats:  cfg.TelegramAllowedChats,
 		ConfirmTTL:    cfg.ConfirmTTL,
 	}, handlers.Deps{
 		Ops:      ops,
@@ -48,5 +50,21 @@ func startTelegram(ctx context.Context, bot *handlers.Bot, mode string, logger *
 	}
 	if err := bot.RunPolling(ctx); err != nil && ctx.Err() == nil {
 		logger.Error("telegram polling stopped", slog.Any("error", err))
+	}
+}
+
+// warnTelegramSetup says at start what would otherwise fail silently: a webhook that
+// scar does not register, and a bot that nobody may use.
+func warnTelegramSetup(cfg *config, logger *slog.Logger) {
+	if cfg.TelegramMode == handlers.ModeWebhook && cfg.TelegramWebhookURL == "" {
+		logger.Warn("SCAR_TELEGRAM_WEBHOOK_URL is not set: scar does not call setWebhook, so Telegram delivers updates only if "+
+			"the webhook was set by other means. Set SCAR_TELEGRAM_WEBHOOK_URL to https://<public host>"+cfg.TelegramWebhookPath+
+			" and restart, or call setWebhook with that URL and secret_token set to SCAR_TELEGRAM_WEBHOOK_SECRET; "+
+			"`scar check` shows the webhook Telegram has, its last error and the updates waiting",
+			slog.String("webhook_path", cfg.TelegramWebhookPath))
+	}
+	if len(cfg.TelegramAllowedUsers)+len(cfg.TelegramReadonlyUsers) == 0 {
+		logger.Warn("SCAR_TELEGRAM_ALLOWED_USERS and SCAR_TELEGRAM_READONLY_USERS are empty: nobody can use the bot; " +
+			"it tells whoever writes to it their user id, to add to SCAR_TELEGRAM_ALLOWED_USERS")
 	}
 }

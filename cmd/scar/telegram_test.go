@@ -72,3 +72,42 @@ func TestTelegramEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookWithoutURLWarnsAtStart starts scar in webhook mode without
+// SCAR_TELEGRAM_WEBHOOK_URL and with nobody allowed: it never calls setWebhook, so it
+// says at start that the webhook must be set by other means and how, and that nobody
+// can use the bot. With the URL set, it calls setWebhook and gives no such warning.
+func TestWebhookWithoutURLWarnsAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		warn     bool
+		setHooks int
+	}{
+		{"no URL, nobody allowed", nil, true, 0},
+		{"URL set", []string{"SCAR_TELEGRAM_WEBHOOK_URL=https://scar.example.com/telegram/webhook", "SCAR_TELEGRAM_ALLOWED_USERS=42"}, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := telegramfake.New(t)
+			s := startServe(t, append([]string{"SCAR_PROJECTS_FILE=" + projectsFile(t, ""), "DOCKER_HOST=unix:///nonexistent/docker.sock",
+				"SCAR_API_TOKENS=" + e2eToken, "SCAR_TELEGRAM_TOKEN=" + telegramfake.Token, "SCAR_TELEGRAM_API_URL=" + api.URL,
+				"SCAR_TELEGRAM_WEBHOOK_SECRET=" + webhookSecret}, tc.env...)...)
+			api.WaitCalls(t, "setMyCommands", 1)
+			if tc.setHooks > 0 {
+				api.WaitCalls(t, "setWebhook", tc.setHooks)
+			}
+			logs := s.logs.String()
+			for _, want := range []string{`"level":"WARN"`, "SCAR_TELEGRAM_WEBHOOK_URL is not set", "setWebhook", "/telegram/webhook", "scar check"} {
+				if strings.Contains(logs, want) != tc.warn {
+					t.Errorf("start log has %q: %v, want %v:\n%s", want, !tc.warn, tc.warn, logs)
+				}
+			}
+			if got := strings.Contains(logs, "nobody can use the bot"); got != tc.warn {
+				t.Errorf("start log warns that nobody can use the bot: %v, want %v:\n%s", got, tc.warn, logs)
+			}
+			if n := len(api.Calls("setWebhook")); n != tc.setHooks {
+				t.Errorf("%d setWebhook calls, want %d", n, tc.setHooks)
+			}
+		})
+	}
+}

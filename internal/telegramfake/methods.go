@@ -26,6 +26,8 @@ func (s *Server) answer(c Call) (int, any, string) {
 		s.webhook = c.String("url")
 		s.mu.Unlock()
 		return http.StatusOK, true, ""
+	case "getWebhookInfo":
+		return http.StatusOK, s.webhookInfo(), ""
 	case "deleteWebhook":
 		s.mu.Lock()
 		s.webhook = ""
@@ -184,4 +186,17 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, c Call) {
 			return
 		}
 	}
+}
+
+// webhookInfo is getWebhookInfo's answer: the webhook set, the updates waiting and the
+// last delivery error set with SetWebhookError.
+func (s *Server) webhookInfo() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := map[string]any{"url": s.webhook, "has_custom_certificate": false, "pending_update_count": len(s.updates)}
+	if s.webhookErr != "" {
+		info["last_error_date"] = s.webhookErrAt.Unix()
+		info["last_error_message"] = s.webhookErr
+	}
+	return info
 }

@@ -124,6 +124,9 @@ type Server struct {
 	nextID   int
 	messages map[msgKey]*message
 	webhook  string
+	// webhookErr and webhookErrAt are getWebhookInfo's last_error_message and date.
+	webhookErr   string
+	webhookErrAt time.Time
 }
 
 type queuedUpdate struct {
@@ -181,6 +184,14 @@ func (s *Server) Webhook() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.webhook
+}
+
+// SetWebhookError makes getWebhookInfo report msg as the last error Telegram had
+// delivering to the webhook, at at.
+func (s *Server) SetWebhookError(at time.Time, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookErr, s.webhookErrAt = msg, at
 }
 
 // Calls returns the recorded calls, of the given methods only when any are named.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/mymmrac/telego"
 	ta "github.com/mymmrac/telego/telegoapi"
@@ -115,5 +116,32 @@ func TestGetUpdatesConfirmsByOffsetAndRefusesWhileWebhookSet(t *testing.T) {
 	}
 	if _, err := bot.GetUpdates(ctx, &telego.GetUpdatesParams{Offset: 7}); err == nil {
 		t.Fatal("getUpdates while a webhook is set succeeded; want 409")
+	}
+}
+
+func TestGetWebhookInfo(t *testing.T) {
+	ctx := context.Background()
+	s := New(t)
+	bot := newBot(t, s)
+	info, err := bot.GetWebhookInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.URL != "" || info.PendingUpdateCount != 0 || info.LastErrorMessage != "" {
+		t.Errorf("fresh webhook info %+v, want empty", info)
+	}
+	if err := bot.SetWebhook(ctx, &telego.SetWebhookParams{URL: "https://scar.example.com/telegram/webhook"}); err != nil {
+		t.Fatal(err)
+	}
+	s.QueueUpdate(Message(1, 42, User{ID: 42}, "/help"))
+	at := time.Unix(1_800_000_000, 0)
+	s.SetWebhookError(at, "Wrong response from the webhook: 502 Bad Gateway")
+	info, err = bot.GetWebhookInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.URL != "https://scar.example.com/telegram/webhook" || info.PendingUpdateCount != 1 ||
+		info.LastErrorMessage != "Wrong response from the webhook: 502 Bad Gateway" || info.LastErrorDate != at.Unix() {
+		t.Errorf("webhook info %+v", info)
 	}
 }
