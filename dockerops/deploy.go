@@ -163,6 +163,7 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		Bytes: files.Bytes, Rebuild: len(dp.build) > 0, Services: nonNil(dp.targets),
 		Recreate: names(dp.recreate), Restart: names(dp.restart),
 	}
+	api.Kept, api.SetuidStripped, api.EditedInProduction = files.Kept, files.SetuidStripped, files.EditedInProduction
 	if api.Rebuild {
 		api.RebuildReason = dp.rebuildReason
 	} else if files.Rebuild {
