@@ -69,7 +69,14 @@ func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo, strip fs
 		// that production was edited by hand.
 		r = io.TeeReader(src, sum)
 	}
-	if n, err = io.Copy(out, r); err != nil {
+	if sum != nil {
+		bp := bufPool.Get().(*[]byte)
+		n, err = io.CopyBuffer(out, r, *bp)
+		bufPool.Put(bp)
+	} else {
+		n, err = io.Copy(out, r)
+	}
+	if err != nil {
 		return n, err
 	}
 	// Owner and mode are changed only where the new file did not get them already:
