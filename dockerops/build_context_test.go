@@ -3,6 +3,7 @@ package dockerops
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,7 @@ func TestPlainBuildHonoursDockerignore(t *testing.T) {
 		writeFile(t, filepath.Join(root, "app.py"), "print(1)\n")
 		writeFile(t, filepath.Join(root, "data/schema.sql"), "create table t;\n")
 	}
+	writeFile(t, filepath.Join(ws, ".env"), "SECRET=workspace\n")
 	writeFile(t, filepath.Join(prod, ".env"), "SECRET=production\n")
 	writeFile(t, filepath.Join(prod, "config/prod.env"), "DB=production\n")
 	writeFile(t, filepath.Join(prod, "data/db.sqlite"), "rows\n")
@@ -82,6 +84,13 @@ func TestPlainBuildHonoursDockerignore(t *testing.T) {
 	d := e.deploy()
 	if d.Status != DeploySuccess {
 		t.Fatalf("deploy %s at %s: %s", d.Status, d.FailedStep, d.Error)
+	}
+	// Production's .env is its own (issue 12 defect 3): kept, and the plan says so.
+	if !slices.Equal(d.Plan.Kept, []string{".env"}) || slices.Contains(d.Plan.Changed, ".env") {
+		t.Errorf("plan kept %q changed %q, want .env kept, not deployed", d.Plan.Kept, d.Plan.Changed)
+	}
+	if got := readFile(t, filepath.Join(prod, ".env")); got != "SECRET=production\n" {
+		t.Errorf("production .env = %q after the deploy, want production's own", got)
 	}
 	c := dockertest.Inspect(t, cli, name)
 	if c.Config.Labels["scar.test.version"] != "2" {
