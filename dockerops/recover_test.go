@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/internal/engineproxy"
+	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
 )
 
@@ -136,5 +138,80 @@ func TestRecoverWaitsForDockerAndKeepsTheJournal(t *testing.T) {
 	}
 	if got := e.get(); got != "content v1\n" {
 		t.Errorf("web serves %q after recovery", got)
+	}
+}
+
+// TestRecoverRecordsRollbackFailedWhenDockerRefuses (issue 12 defect 6): with Docker
+// answering, a crashed deploy whose images cannot be put back (its kept image is
+// gone) is recorded rollback_failed — not failed_rolled_back — and forgotten; its
+// files are back and the project is not left locked.
+func TestRecoverRecordsRollbackFailedWhenDockerRefuses(t *testing.T) {
+	ctx := context.Background()
+	dockertest.Client(t) // skips, or fails when required, without an engine
+	name := dockertest.UniqueName(t, "refused")
+	ws, prod := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(ws, "app.py"), "version 2\n")
+	writeFile(t, filepath.Join(prod, "app.py"), "v1\n")
+	p := &projects.Project{Name: name, Workspace: ws, Production: prod, Containers: []string{name}, Rebuild: projects.RebuildAuto}
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	stateDir := t.TempDir()
+	fe, err := deployments.New(deployments.Config{StateDir: stateDir, Journal: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A deploy that synced its files and journaled the image it must put back, then died.
+	plan, err := fe.Plan(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := fe.Begin(ctx, "crashed", plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := "sha256:" + strings.Repeat("0", 64)
+	note := `{"compose":false,"targets":["` + name + `"],"images":[{"target":"` + name + `","ref":"` + name + `-img:latest","id":"` + missing + `"}],"stage":"build"}`
+	if err := d.Note(ctx, noteKey, note); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateDeployment(ctx, store.DeploymentRecord{ID: "crashed", Project: name, Kind: KindDeploy, Who: "test", StartedAt: time.Now(), Status: DeployRunning}); err != nil {
+		t.Fatal(err)
+	}
+
+	fe, err = deployments.New(deployments.Config{StateDir: stateDir, Journal: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := NewClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	svc := New(engine, projectMap{name: p}, nil, nil, WithDeploys(engine, fe, db, NewCompose("")))
+	t.Cleanup(func() { svc.Shutdown(context.Background()) })
+	if err := svc.Recover(ctx); err == nil || !strings.Contains(err.Error(), "crashed") {
+		t.Errorf("recover = %v, want the failure to put the image back", err)
+	}
+	got, err := svc.Deployment(ctx, "crashed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != DeployRollbackFailed {
+		t.Errorf("history says %s (%s), want rollback_failed", got.Status, got.Error)
+	}
+	if readFile(t, filepath.Join(prod, "app.py")) != "v1\n" {
+		t.Errorf("production files not restored")
+	}
+	if js, _ := db.Journals(ctx); len(js) != 0 {
+		t.Errorf("journals %+v, want the deploy forgotten: Docker answered, there is nothing to wait for", js)
+	}
+	if h, held := svc.Locks().Holder(name); held {
+		t.Errorf("the project is locked after recovery: %v", &h)
 	}
 }
