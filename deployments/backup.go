@@ -306,8 +306,9 @@ func (d *Deploy) Commit(ctx context.Context) error {
 		return err
 	}
 	// From here on the deploy stands. A crash before the manifest is written leaves
-	// it short of this deploy's files: later deploys then delete less, never more
-	// (and flag no hand edit of them, having no hash to compare).
+	// it short of this deploy's files: later deploys then delete less, never more.
+	// Its hashes are lost too: a later plan may flag a file this deploy overwrote as
+	// edited in production — a warning too many, never a file lost.
 	if err := e.journal.DeleteJournal(ctx, d.rec.DeployID); err != nil {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
 	}
