@@ -69,6 +69,9 @@ type keptBackup struct {
 	Record
 	ManifestAdded   []string `json:"manifest_added"`
 	ManifestRemoved []string `json:"manifest_removed"`
+	// ManifestHashes are the manifest's hashes before the deploy of every path it
+	// wrote or deleted ("" for none), put back by a rollback.
+	ManifestHashes map[string]string `json:"manifest_hashes,omitempty"`
 }
 
 const (
@@ -84,6 +87,9 @@ type Deploy struct {
 	plan     *Plan
 	synced   bool
 	finished bool
+	// written is the SHA-256 of each file the sync wrote, for the manifest.
+	hashMu  sync.Mutex
+	written map[string]string
 }
 
 // ID returns the deploy's id.
@@ -277,12 +283,18 @@ func (d *Deploy) Commit(ctx context.Context) error {
 		return fmt.Errorf("commit deploy %s: not synced", d.rec.DeployID)
 	}
 	e := d.e
-	before, err := e.loadManifest(d.rec.Project)
+	mf, err := e.loadManifestFile(d.rec.Project)
 	if err != nil {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
 	}
-	after, added, removed := nextManifest(before, &d.rec)
-	kept := keptBackup{Record: d.rec, ManifestAdded: added, ManifestRemoved: removed}
+	after, added, removed := nextManifest(mf.Files, &d.rec)
+	if mf.Hashes == nil {
+		mf.Hashes = map[string]string{}
+	}
+	d.hashMu.Lock()
+	prevHashes := nextHashes(mf.Hashes, &d.rec, d.written)
+	d.hashMu.Unlock()
+	kept := keptBackup{Record: d.rec, ManifestAdded: added, ManifestRemoved: removed, ManifestHashes: prevHashes}
 	data, err := json.Marshal(kept)
 	if err != nil {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
@@ -295,6 +307,8 @@ func (d *Deploy) Commit(ctx context.Context) error {
 	}
 	// From here on the deploy stands. A crash before the manifest is written leaves
 	// it short of this deploy's files: later deploys then delete less, never more.
+	// Its hashes are lost too: a later plan may flag a file this deploy overwrote as
+	// edited in production — a warning too many, never a file lost.
 	if err := e.journal.DeleteJournal(ctx, d.rec.DeployID); err != nil {
 		return fmt.Errorf("commit deploy %s: %w", d.rec.DeployID, err)
 	}
@@ -302,8 +316,9 @@ func (d *Deploy) Commit(ctx context.Context) error {
 	if err := e.step("unjournaled", ""); err != nil {
 		return err
 	}
-	if len(added)+len(removed) > 0 {
-		if err := e.saveManifest(d.rec.Project, after); err != nil {
+	if len(added)+len(removed)+len(prevHashes) > 0 {
+		mf.Files = after
+		if err := e.saveManifest(d.rec.Project, mf); err != nil {
 			e.log.Warn("deploy committed, its files not recorded in the manifest", "project", d.rec.Project, "deploy", d.rec.DeployID, "error", err)
 		}
 	}

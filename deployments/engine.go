@@ -15,7 +15,9 @@
 //	err = d.Commit(ctx)                   // success: keep the backup for Rollback
 //	err = d.Undo(ctx)                     // failure after Sync: restore production
 //
-// and at start eng.Recover(ctx) undoes the deploys a crash interrupted.
+// and at start eng.Recover(ctx) undoes the deploys a crash interrupted (or, for a caller
+// that must put containers back too, eng.RecoverFiles(ctx) and, once they are back,
+// eng.Forget(ctx, rec): the journal is kept until then).
 package deployments
 
 import (

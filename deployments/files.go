@@ -3,6 +3,7 @@ package deployments
 import (
 	"context"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -38,16 +39,17 @@ func copyEntry(src, dst *os.Root, srcRel, dstName string) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("not a regular file any more")
 		}
-		_, err = writeFile(dst, dstName, f, fi)
+		_, err = writeFile(dst, dstName, f, fi, 0, nil)
 		return err
 	}
 	return fmt.Errorf("cannot copy a %s", typeName(fi.Mode()))
 }
 
-// writeFile creates name in dst (it must not exist) with src's bytes, mode, mtime and,
-// as root, owner, and syncs it.
-func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo) (n int64, err error) {
-	want := fi.Mode() & permBits
+// writeFile creates name in dst (it must not exist) with src's bytes, mode less the
+// bits in strip, mtime and, as root, owner, and syncs it. With sum, the bytes written
+// are hashed into it too.
+func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo, strip fs.FileMode, sum hash.Hash) (n int64, err error) {
+	want := fi.Mode() & permBits &^ strip
 	out, err := dst.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, want&fs.ModePerm)
 	if err != nil {
 		return 0, err
@@ -60,7 +62,21 @@ func writeFile(dst *os.Root, name string, src *os.File, fi fs.FileInfo) (n int64
 			dst.Remove(name)
 		}
 	}()
-	if n, err = io.Copy(out, src); err != nil {
+	var r io.Reader = src
+	if sum != nil {
+		// Hashing reads the bytes through user space, where a plain copy would let
+		// the kernel copy them (copy_file_range); the hash is what tells a later plan
+		// that production was edited by hand.
+		r = io.TeeReader(src, sum)
+	}
+	if sum != nil {
+		bp := bufPool.Get().(*[]byte)
+		n, err = io.CopyBuffer(out, r, *bp)
+		bufPool.Put(bp)
+	} else {
+		n, err = io.Copy(out, r)
+	}
+	if err != nil {
 		return n, err
 	}
 	// Owner and mode are changed only where the new file did not get them already:

@@ -13,20 +13,33 @@ import (
 // The manifest of a project lists every file and symlink a deploy wrote into its
 // production directory and that is still there, as far as scar knows. Only these may
 // be deleted by a later deploy. It lives in STATE_DIR/manifests/<project>.json, written
-// atomically when a deploy succeeds or is rolled back.
+// atomically when a deploy succeeds or is rolled back. Hashes holds the SHA-256 of
+// each regular file as the last deploy (or rollback) left it, so that a plan can tell
+// a file edited by hand in production since; a manifest from before hashes were kept
+// has none, and nothing is flagged until the next deploy writes them.
 type manifestFile struct {
-	Files []string `json:"files"`
+	Files  []string          `json:"files"`
+	Hashes map[string]string `json:"hashes,omitempty"`
 }
 
 func (e *Engine) manifestPath(project string) string {
 	return filepath.Join(e.stateDir, "manifests", project+".json")
 }
 
-// loadManifest returns the project's manifest, empty before its first deploy.
+// loadManifest returns the project's manifest files, empty before its first deploy.
 func (e *Engine) loadManifest(project string) ([]string, error) {
+	mf, err := e.loadManifestFile(project)
+	if err != nil {
+		return nil, err
+	}
+	return mf.Files, nil
+}
+
+// loadManifestFile returns the project's whole manifest, empty before its first deploy.
+func (e *Engine) loadManifestFile(project string) (*manifestFile, error) {
 	data, err := os.ReadFile(e.manifestPath(project))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return &manifestFile{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
@@ -35,11 +48,11 @@ func (e *Engine) loadManifest(project string) ([]string, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", e.manifestPath(project), err)
 	}
-	return m.Files, nil
+	return &m, nil
 }
 
-func (e *Engine) saveManifest(project string, files []string) error {
-	data, err := json.Marshal(manifestFile{Files: files})
+func (e *Engine) saveManifest(project string, m *manifestFile) error {
+	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
@@ -47,6 +60,44 @@ func (e *Engine) saveManifest(project string, files []string) error {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil
+}
+
+// nextHashes applies a deploy's written files to the manifest's hashes: each file it
+// wrote gets the hash of what it wrote, each symlink it wrote and each file it deleted
+// loses its hash. prev holds, for every path it changed, the hash before ("" for none),
+// so that a rollback can put them back.
+func nextHashes(hashes map[string]string, r *Record, written map[string]string) (prev map[string]string) {
+	prev = map[string]string{}
+	set := func(rel, h string) {
+		if _, seen := prev[rel]; !seen {
+			prev[rel] = hashes[rel]
+		}
+		if h == "" {
+			delete(hashes, rel)
+		} else {
+			hashes[rel] = h
+		}
+	}
+	for _, list := range [][]string{r.Added, r.Overwritten} {
+		for _, rel := range list {
+			set(rel, written[rel])
+		}
+	}
+	for _, rel := range r.Deleted {
+		set(rel, "")
+	}
+	return prev
+}
+
+// previousHashes undoes nextHashes.
+func previousHashes(hashes, prev map[string]string) {
+	for rel, h := range prev {
+		if h == "" {
+			delete(hashes, rel)
+		} else {
+			hashes[rel] = h
+		}
+	}
 }
 
 // nextManifest is the manifest after a deploy: what it had, plus what the deploy

@@ -45,12 +45,24 @@ type Plan struct {
 	RebuildFiles []string `json:"rebuild_files,omitempty"`
 	// ComposeFiles are the added, changed or deleted Compose files.
 	ComposeFiles []string `json:"compose_files,omitempty"`
+	// Kept are the workspace's environment files (.env, .env.*, *.env) that differ
+	// from production's or that production lacks, and that the deploy leaves alone:
+	// production's environment is its own unless the project sets deploy_env_files.
+	Kept []string `json:"kept,omitempty"`
+	// SetuidStripped are files the deploy writes without the setuid or setgid bit
+	// they have in the workspace (unless the project sets deploy_setuid).
+	SetuidStripped []string `json:"setuid_stripped,omitempty"`
+	// EditedInProduction are production files the deploy overwrites or deletes whose
+	// content is no longer what the last deploy wrote: edited by hand since. The
+	// backup keeps them, so a rollback brings the edit back.
+	EditedInProduction []string `json:"edited_in_production,omitempty"`
 
 	writes      []entry  // files and symlinks to write
 	mkdirs      []entry  // directories to create, parents first
 	replaced    []string // production files removed to make room for a directory
 	removedDirs []entry  // production directories removed to make room for a file, children first
 	touched     []entry
+	stripSetid  bool // write files without their setuid and setgid bits
 }
 
 // Empty reports whether there is nothing to deploy (an mtime-only difference is not
@@ -85,6 +97,10 @@ type entry struct {
 // permBits are the mode bits a deploy keeps.
 const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
+// setidBits are stripped from the files a deploy writes unless the project sets
+// deploy_setuid: a workspace should not be able to plant a setuid program in production.
+const setidBits = fs.ModeSetuid | fs.ModeSetgid
+
 // Plan compares the project's workspace with its production directory. Production
 // need not exist yet (everything is added). Nothing is written.
 func (e *Engine) Plan(ctx context.Context, p *projects.Project) (*Plan, error) {
@@ -115,24 +131,34 @@ func (e *Engine) Plan(ctx context.Context, p *projects.Project) (*Plan, error) {
 		defer prod.Close()
 	}
 
-	var manifest []string
-	if p.DeleteRemoved && prod != nil {
-		if manifest, err = e.loadManifest(p.Name); err != nil {
+	mf := &manifestFile{}
+	if prod != nil {
+		if mf, err = e.loadManifestFile(p.Name); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 		}
 	}
-	w := &walker{ws: ws, prod: prod, ex: ex, keepPaths: len(manifest) > 0}
+	var manifest []string
+	if p.DeleteRemoved {
+		manifest = mf.Files
+	}
+	w := &walker{ws: ws, prod: prod, ex: ex, keepPaths: len(manifest) > 0, keepEnv: !p.DeployEnvFiles, stripSetuid: !p.DeploySetuid}
 	if err := w.run(ctx, e.workers); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 	}
 
-	plan := &Plan{Project: p.Name, Workspace: p.Workspace, Production: p.Production}
+	plan := &Plan{Project: p.Name, Workspace: p.Workspace, Production: p.Production, stripSetid: !p.DeploySetuid}
 	plan.writes, plan.mkdirs, plan.touched, plan.replaced = w.writes, w.mkdirs, w.touched, w.replaced
-	deleted := deletions(prod, ex, manifest, w.paths)
+	deleted := deletions(prod, ex, manifest, w.paths, !p.DeployEnvFiles)
 	if err := plan.resolveDirsToFiles(prod, w.dirsToFiles, deleted); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 	}
 	plan.fill(deleted)
+	plan.Kept, plan.SetuidStripped = w.kept, w.stripped
+	sortStrings(plan.Kept)
+	sortStrings(plan.SetuidStripped)
+	if plan.EditedInProduction, err = e.editedInProduction(ctx, prod, mf, plan); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
+	}
 	rules.decideRebuild(plan, p.Rebuild)
 	return plan, nil
 }
@@ -217,11 +243,12 @@ func within(dir, p string) bool {
 }
 
 // deletions returns the manifest's files (those earlier deploys wrote) that the
-// workspace no longer has and production still has, leaving excluded ones alone.
-func deletions(prod *os.Root, ex *Matcher, manifest []string, wsPaths map[string]struct{}) []string {
+// workspace no longer has and production still has, leaving excluded ones (and, with
+// keepEnv, environment files) alone.
+func deletions(prod *os.Root, ex *Matcher, manifest []string, wsPaths map[string]struct{}, keepEnv bool) []string {
 	var out []string
 	for _, rel := range manifest {
-		if _, ok := wsPaths[rel]; ok || !localSlash(rel) || ex.Excluded(rel, false) {
+		if _, ok := wsPaths[rel]; ok || !localSlash(rel) || ex.Excluded(rel, false) || (keepEnv && isEnvFile(rel)) {
 			continue
 		}
 		if fi, err := lstatNoFollow(prod, rel); err == nil {

@@ -15,7 +15,36 @@ import (
 // deploy will use. It returns the records it recovered — the caller marks those
 // deploys failed (and undoes what its notes name). A journal that cannot be recovered
 // stays for the next start and is in the error.
+//
+// Recover forgets each deploy once its files are back; a caller that has more to put
+// back (images, containers) uses RecoverFiles and Forget, so that the journal stays
+// until all of it is back.
 func (e *Engine) Recover(ctx context.Context) ([]Record, error) {
+	recs, err := e.RecoverFiles(ctx)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	done := recs[:0]
+	for _, rec := range recs {
+		if rec.Kind == KindDeploy {
+			if ferr := e.Forget(ctx, rec); ferr != nil {
+				errs = append(errs, ferr)
+				continue
+			}
+		}
+		done = append(done, rec)
+	}
+	return done, errors.Join(errs...)
+}
+
+// RecoverFiles is Recover for a caller with more to put back than files: each
+// interrupted deploy's files are restored, but its journal and backup are kept — the
+// record that the deploy is not undone yet survives another crash — until the caller
+// has put back the rest and calls Forget. Interrupted rollbacks are finished and
+// forgotten as with Recover. Restoring again, at the next start, changes nothing that
+// is already back.
+func (e *Engine) RecoverFiles(ctx context.Context) ([]Record, error) {
 	journals, err := e.journal.Journals(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
@@ -35,7 +64,10 @@ func (e *Engine) Recover(ctx context.Context) ([]Record, error) {
 			open[rec.DeployID] = struct{}{}
 			continue
 		}
-		e.log.Warn("recovered an interrupted "+rec.Kind, "project", rec.Project, "deploy", rec.DeployID)
+		if rec.Kind == KindDeploy {
+			open[rec.DeployID] = struct{}{} // journaled until Forget
+		}
+		e.log.Warn("recovered the files of an interrupted "+rec.Kind, "project", rec.Project, "deploy", rec.DeployID)
 		done = append(done, rec)
 	}
 	if err := e.removeOrphans(open); err != nil {
@@ -44,9 +76,24 @@ func (e *Engine) Recover(ctx context.Context) ([]Record, error) {
 	return done, errors.Join(errs...)
 }
 
+// Forget drops the journal and the backup of a deploy RecoverFiles restored, once
+// the caller has put back everything else it did.
+func (e *Engine) Forget(ctx context.Context, rec Record) error {
+	if !validName(rec.Project) || !validName(rec.DeployID) {
+		return fmt.Errorf("forget deploy %q of %q: not usable as directory names", rec.DeployID, rec.Project)
+	}
+	if err := e.journal.DeleteJournal(ctx, rec.DeployID); err != nil {
+		return fmt.Errorf("forget deploy %s: %w", rec.DeployID, err)
+	}
+	if err := os.RemoveAll(e.backupDir(rec.Project, rec.DeployID)); err != nil {
+		return fmt.Errorf("forget deploy %s: remove backup: %w", rec.DeployID, err)
+	}
+	return nil
+}
+
 func (e *Engine) recoverOne(ctx context.Context, rec *Record) error {
 	if rec.Kind != KindRollback {
-		return e.undo(ctx, rec)
+		return e.restore(ctx, rec)
 	}
 	if !validName(rec.Project) || !validName(rec.Undoes) {
 		return fmt.Errorf("journal names project %q, deploy %q: not usable as directory names", rec.Project, rec.Undoes)

@@ -146,11 +146,16 @@ func (e *Engine) finishRollback(ctx context.Context, rb *Record, undone *keptBac
 	}
 	// Repeating this after a crash finds the manifest already put back and changes
 	// nothing: the entries to drop are gone, those to restore there.
-	now, err := e.loadManifest(undone.Project)
+	mf, err := e.loadManifestFile(undone.Project)
 	if err != nil {
 		return err
 	}
-	if err := e.saveManifest(undone.Project, previousManifest(now, undone)); err != nil {
+	mf.Files = previousManifest(mf.Files, undone)
+	if mf.Hashes == nil {
+		mf.Hashes = map[string]string{}
+	}
+	previousHashes(mf.Hashes, undone.ManifestHashes)
+	if err := e.saveManifest(undone.Project, mf); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(e.backupDir(undone.Project, undone.DeployID)); err != nil {

@@ -127,7 +127,11 @@ func TestDotDotNamesCannotEscape(t *testing.T) {
 	writeTree(t, f.ws, map[string]string{"a.txt": "a"}, t0)
 	f.deploy()
 	manifest := []string{"../victim.txt", "a/../../victim.txt", "/" + victim, "./../victim.txt", ".."}
-	if err := f.e.saveManifest("shop", manifest); err != nil {
+	hashes := map[string]string{}
+	for _, m := range manifest {
+		hashes[m] = "0"
+	}
+	if err := f.e.saveManifest("shop", &manifestFile{Files: manifest, Hashes: hashes}); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(f.ws, "a.txt"))

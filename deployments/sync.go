@@ -2,6 +2,8 @@ package deployments
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -243,9 +245,15 @@ func (d *Deploy) writeOne(wsDir, prodDir *os.Root, f fileWrite) (int64, error) {
 		if !fi.Mode().IsRegular() {
 			return 0, fmt.Errorf("not a regular file any more; plan again")
 		}
-		if n, err = writeFile(prodDir, f.temp, src, fi); err != nil {
+		var strip fs.FileMode
+		if d.plan.stripSetid {
+			strip = setidBits
+		}
+		sum := sha256.New()
+		if n, err = writeFile(prodDir, f.temp, src, fi, strip, sum); err != nil {
 			return 0, err
 		}
+		d.wroteHash(f.rel, hex.EncodeToString(sum.Sum(nil)))
 	}
 	if err := d.e.step("write", f.rel); err != nil {
 		prodDir.Remove(f.temp)
@@ -256,4 +264,14 @@ func (d *Deploy) writeOne(wsDir, prodDir *os.Root, f fileWrite) (int64, error) {
 		return 0, err
 	}
 	return n, d.e.step("rename", f.rel)
+}
+
+// wroteHash records the hash of a file the sync wrote, for the manifest.
+func (d *Deploy) wroteHash(rel, h string) {
+	d.hashMu.Lock()
+	defer d.hashMu.Unlock()
+	if d.written == nil {
+		d.written = map[string]string{}
+	}
+	d.written[rel] = h
 }

@@ -3,6 +3,7 @@ package deployments
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,12 +55,13 @@ func TestDeploy(t *testing.T) {
 			kept: []string{".env", "uploads/1.png", "notes.txt"},
 		},
 		{
-			name: "mode and mtime kept, setuid included",
-			ws:   map[string]string{"run.sh": "#!/bin/sh", "secret": "s", "tool": "t", "bin/": ""},
+			name:    "mode and mtime kept, setuid included with deploy_setuid",
+			project: func(p *projects.Project) { p.DeploySetuid = true },
+			ws:      map[string]string{"run.sh": "#!/bin/sh", "secret": "s", "tool": "t", "bin/": ""},
 			prepare: func(f *fixture) {
 				chmod(f.t, filepath.Join(f.ws, "run.sh"), 0o755)
 				chmod(f.t, filepath.Join(f.ws, "secret"), 0o600)
-				chmod(f.t, filepath.Join(f.ws, "tool"), 0o4755)
+				chmod(f.t, filepath.Join(f.ws, "tool"), fs.ModeSetuid|0o755)
 				chmod(f.t, filepath.Join(f.ws, "bin"), 0o750)
 				setMtime(f.t, filepath.Join(f.ws, "run.sh"), t1)
 			},

@@ -21,6 +21,9 @@ type walker struct {
 	ex       *Matcher
 	// keepPaths collects every workspace path, for the deletions.
 	keepPaths bool
+	// keepEnv leaves environment files out of the deploy (listing those that differ
+	// as kept); stripSetuid writes files without their setuid and setgid bits.
+	keepEnv, stripSetuid bool
 
 	mu          sync.Mutex
 	err         error
@@ -29,6 +32,8 @@ type walker struct {
 	touched     []entry
 	replaced    []string
 	dirsToFiles []string
+	kept        []string
+	stripped    []string
 	paths       map[string]struct{}
 }
 
@@ -36,6 +41,7 @@ type walker struct {
 type dirResult struct {
 	writes, mkdirs, touched []entry
 	replaced, dirsToFiles   []string
+	kept, stripped          []string
 	paths                   []string
 	children                []dirJob
 }
@@ -95,6 +101,8 @@ func (w *walker) merge(r *dirResult, err error) {
 	w.touched = append(w.touched, r.touched...)
 	w.replaced = append(w.replaced, r.replaced...)
 	w.dirsToFiles = append(w.dirsToFiles, r.dirsToFiles...)
+	w.kept = append(w.kept, r.kept...)
+	w.stripped = append(w.stripped, r.stripped...)
 	for _, p := range r.paths {
 		w.paths[p] = struct{}{}
 	}
@@ -153,7 +161,22 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 	if w.ex.Match(rel, k == kindDir) {
 		return nil
 	}
+	if w.keepEnv && k != kindDir && isEnvFile(rel) {
+		differs, err := envDiffers(wsDir, prodDir, name, fi)
+		if err != nil {
+			return fmt.Errorf("compare %s: %w", rel, err)
+		}
+		if differs {
+			res.kept = append(res.kept, rel)
+		}
+		return nil
+	}
 	e := entry{rel: rel, kind: k, mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime(), sys: fi.Sys()}
+	stripped := false
+	if k == kindFile && w.stripSetuid && fi.Mode()&setidBits != 0 {
+		e.mode &^= setidBits
+		stripped = true
+	}
 	if k == kindNone {
 		return refused(rel, "the workspace has a %s here; only files, directories and symlinks are deployed", typeName(fi.Mode()))
 	}
@@ -207,7 +230,7 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 		}
 	case kindFile:
 		if e.prod == kindFile {
-			changed, err := fileChanged(wsDir, prodDir, name, fi, pfi)
+			changed, err := fileChanged(wsDir, prodDir, name, fi, e.mode&permBits, pfi)
 			if err != nil {
 				return fmt.Errorf("compare %s: %w", rel, err)
 			}
@@ -224,6 +247,9 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 		res.dirsToFiles = append(res.dirsToFiles, rel)
 	}
 	res.writes = append(res.writes, e)
+	if stripped {
+		res.stripped = append(res.stripped, rel)
+	}
 	return nil
 }
 
@@ -249,10 +275,10 @@ func (w *walker) symlinkTarget(wsDir *os.Root, name, rel string) (string, error)
 	return target, nil
 }
 
-// fileChanged compares size and mode first, then mtime, and only when the mtimes
-// differ the bytes.
-func fileChanged(wsDir, prodDir *os.Root, name string, wfi, pfi fs.FileInfo) (bool, error) {
-	if wfi.Size() != pfi.Size() || wfi.Mode()&permBits != pfi.Mode()&permBits {
+// fileChanged compares size and mode first (production's against mode, the one the
+// deploy would give the file), then mtime, and only when the mtimes differ the bytes.
+func fileChanged(wsDir, prodDir *os.Root, name string, wfi fs.FileInfo, mode fs.FileMode, pfi fs.FileInfo) (bool, error) {
+	if wfi.Size() != pfi.Size() || mode != pfi.Mode()&permBits {
 		return true, nil
 	}
 	if wfi.ModTime().Equal(pfi.ModTime()) {

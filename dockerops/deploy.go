@@ -72,11 +72,13 @@ func newBackground() *background {
 	return &background{ctx: ctx, cancel: cancel}
 }
 
-// Shutdown waits for running deploys and rollbacks to finish until ctx ends; those
+// Shutdown stops the recoveries waiting for Docker (their journals stay for the next
+// start), then waits for running deploys and rollbacks to finish until ctx ends; those
 // still running then are cancelled, which rolls them back, and waited for again: a
 // rollback always runs to its end (or to the process's end, after which the journal
 // finishes it at the next start).
 func (s *Service) Shutdown(ctx context.Context) {
+	s.stopRecovery()
 	done := make(chan struct{})
 	go func() { s.bg.wg.Wait(); close(done) }()
 	select {
@@ -163,6 +165,7 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		Bytes: files.Bytes, Rebuild: len(dp.build) > 0, Services: nonNil(dp.targets),
 		Recreate: names(dp.recreate), Restart: names(dp.restart),
 	}
+	api.Kept, api.SetuidStripped, api.EditedInProduction = files.Kept, files.SetuidStripped, files.EditedInProduction
 	if api.Rebuild {
 		api.RebuildReason = dp.rebuildReason
 	} else if files.Rebuild {

@@ -34,6 +34,15 @@ type DeployPlan struct {
 	// Recreate are containers that get a new container; Restart those restarted in place.
 	Recreate []string `json:"recreate"`
 	Restart  []string `json:"restart"`
+
+	// Kept are workspace environment files (.env, .env.*, *.env) that differ from
+	// production's and are not deployed: production's are its own (deploy_env_files).
+	Kept []string `json:"kept,omitempty"`
+	// SetuidStripped are files deployed without their setuid or setgid bit (deploy_setuid).
+	SetuidStripped []string `json:"setuid_stripped,omitempty"`
+	// EditedInProduction are production files the deploy overwrites or deletes that
+	// were edited by hand since the last deploy (the backup keeps them).
+	EditedInProduction []string `json:"edited_in_production,omitempty"`
 }
 
 // Empty reports whether there is nothing to deploy.

@@ -13,6 +13,9 @@ const (
 	OpRestart  = "restart"
 	OpDeploy   = "deploy"
 	OpRollback = "rollback"
+	// OpRecover holds a project whose interrupted deploy is being undone at start and
+	// waits for Docker to come back.
+	OpRecover = "recovering"
 )
 
 // Locks holds one lock per project for the operations that change it (restart,

@@ -48,6 +48,8 @@ type Service struct {
 	compose *Compose
 	newID   func() string
 	bg      *background
+	// recovery owns the retries of a recovery waiting for Docker (see Recover).
+	recovery *background
 	// stageHook, set by tests only, runs after each deploy stage succeeds.
 	stageHook func(stage string)
 }
@@ -88,6 +90,7 @@ func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog
 		pollInterval: 200 * time.Millisecond,
 		newID:        newDeployID,
 		bg:           newBackground(),
+		recovery:     newBackground(),
 	}
 	for _, o := range opts {
 		o(s)

@@ -97,6 +97,7 @@ func addPlan(r *reply, plan *dockerops.DeployPlan) {
 	if total := len(plan.Added) + len(plan.Changed) + len(plan.Deleted); total > shown {
 		r.add("… and %d more", total-shown)
 	}
+	addProductionNotes(r, plan)
 	if plan.Rebuild {
 		reason := ""
 		if plan.RebuildReason != "" {
@@ -108,6 +109,34 @@ func addPlan(r *reply, plan *dockerops.DeployPlan) {
 	}
 	if len(plan.Services) > 0 {
 		r.add("🔄 Services: %s", esc(clip(strings.Join(plan.Services, ", "), maxDynamic)))
+	}
+}
+
+// addProductionNotes names what the deploy leaves alone or changes in production
+// beyond the workspace's content: hand edits it overwrites, env files it keeps,
+// setuid bits it drops.
+func addProductionNotes(r *reply, plan *dockerops.DeployPlan) {
+	for _, note := range []struct {
+		text  string
+		files []string
+	}{
+		{"⚠️ Edited in production since the last deploy (overwritten; the backup keeps them)", plan.EditedInProduction},
+		{"🔒 Kept: production's own env files, not deployed", plan.Kept},
+		{"🛡 Deployed without setuid/setgid", plan.SetuidStripped},
+	} {
+		if len(note.files) == 0 {
+			continue
+		}
+		shown := note.files[:min(len(note.files), maxPlanFiles)]
+		codes := make([]string, len(shown))
+		for i, f := range shown {
+			codes[i] = "<code>" + esc(clip(f, 200)) + "</code>"
+		}
+		more := ""
+		if len(note.files) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(note.files)-len(shown))
+		}
+		r.add("%s: %s%s", note.text, strings.Join(codes, ", "), more)
 	}
 }
 

@@ -49,7 +49,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		"workspace": "/srv/ws/shop/", "production": "/srv/prod/shop",
 		"containers": ["web", "worker"], "default": true,
 		"exclude": ["*.log", "!keep.log", "/tmp"], "rebuild": "never", "rebuild_on": ["Pipfile.lock"],
-		"delete_removed": true, "health_timeout": "2m30s",
+		"delete_removed": true, "health_timeout": "2m30s", "deploy_env_files": true, "deploy_setuid": true,
 		"health_url": "http://localhost:8000/health", "docker_host": "tcp://10.0.0.2:2376",
 		"allowed_users": [12345, 9007199254740993]}}`))
 	if err != nil {
@@ -64,6 +64,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		Containers: []string{"web", "worker"}, PrimaryContainer: "web", Default: true,
 		Exclude: []string{"*.log", "!keep.log", "/tmp"}, Rebuild: RebuildNever,
 		RebuildOn: []string{"Pipfile.lock"}, DeleteRemoved: true, HealthTimeout: 150 * time.Second,
+		DeployEnvFiles: true, DeploySetuid: true,
 		HealthURL: "http://localhost:8000/health", DockerHost: "tcp://10.0.0.2:2376",
 		AllowedUsers: []int64{12345, 9007199254740993},
 	}

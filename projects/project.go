@@ -42,6 +42,13 @@ type Project struct {
 	HealthURL        string        `json:"health_url,omitempty"`
 	DockerHost       string        `json:"docker_host,omitempty"`
 	AllowedUsers     []int64       `json:"allowed_users,omitempty"`
+
+	// DeployEnvFiles deploys the workspace's .env, .env.* and *.env files, which are
+	// production's own and kept by default.
+	DeployEnvFiles bool `json:"deploy_env_files"`
+	// DeploySetuid deploys the setuid and setgid bits of workspace files, which are
+	// stripped on copy by default.
+	DeploySetuid bool `json:"deploy_setuid"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose

@@ -18,6 +18,7 @@ var knownKeys = []string{
 	"workspace", "production", "compose_project", "containers", "primary_container",
 	"auto_detect", "default", "exclude", "rebuild", "rebuild_on", "services",
 	"delete_removed", "health_timeout", "health_url", "docker_host", "allowed_users",
+	"deploy_env_files", "deploy_setuid",
 }
 
 // Project names appear in URLs, directory names and Telegram commands.
@@ -100,6 +101,10 @@ func decodeKey(c *checker, p *Project, healthTimeout *string, m member) {
 		p.Services, err = asStrings(m.value)
 	case "delete_removed":
 		p.DeleteRemoved, err = asBool(m.value)
+	case "deploy_env_files":
+		p.DeployEnvFiles, err = asBool(m.value)
+	case "deploy_setuid":
+		p.DeploySetuid, err = asBool(m.value)
 	case "health_timeout":
 		*healthTimeout, err = asString(m.value)
 	case "health_url":
