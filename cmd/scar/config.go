@@ -42,6 +42,9 @@ type config struct {
 
 	// trustedPrefixes is TrustedProxies parsed.
 	trustedPrefixes []netip.Prefix
+	// environ is the environment run was given, whole: the children scar starts take
+	// theirs from it, filtered (see internal/childproc).
+	environ []string
 }
 
 // loadConfig reads and checks the environment. Every problem is reported, each naming
@@ -57,6 +60,7 @@ func loadConfig(environ []string) (*config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		return nil, fmt.Errorf("environment: %s", envErrors(err))
 	}
+	cfg.environ = environ
 	cfg.APITokens = nonEmpty(cfg.APITokens)
 	cfg.APIReadTokens = nonEmpty(cfg.APIReadTokens)
 	var problems []string
