@@ -25,6 +25,8 @@ func TestLoadSeedFile(t *testing.T) {
 		AutoDetect:       true,
 		Rebuild:          RebuildAuto,
 		HealthTimeout:    DefaultHealthTimeout,
+		BuildTimeout:     DefaultBuildTimeout,
+		ApplyTimeout:     DefaultApplyTimeout,
 	}
 	got, err := cfg.Get("project-orchestrator")
 	if err != nil {
@@ -66,6 +68,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		RebuildOn: []string{"Pipfile.lock"}, DeleteRemoved: true, HealthTimeout: 150 * time.Second,
 		HealthURL: "http://localhost:8000/health", DockerHost: "tcp://10.0.0.2:2376",
 		AllowedUsers: []int64{12345, 9007199254740993},
+		BuildTimeout: DefaultBuildTimeout, ApplyTimeout: DefaultApplyTimeout,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("project:\n got %+v\nwant %+v", got, want)

@@ -42,6 +42,9 @@ type Project struct {
 	HealthURL        string        `json:"health_url,omitempty"`
 	DockerHost       string        `json:"docker_host,omitempty"`
 	AllowedUsers     []int64       `json:"allowed_users,omitempty"`
+	// BuildTimeout and ApplyTimeout bound a deploy's build and apply stages.
+	BuildTimeout time.Duration `json:"build_timeout"`
+	ApplyTimeout time.Duration `json:"apply_timeout"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose
