@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/scar-dev/scar/internal/childproc"
+	"github.com/scar-dev/scar/internal/dockertest"
 )
 
 func TestEnvKeepsOnlyWhatAChildNeeds(t *testing.T) {
@@ -120,7 +123,94 @@ func TestChildDiesWithItsParent(t *testing.T) {
 	waitGone(t, child)
 }
 
-const helperEnv = "CHILDPROC_TEST_HELPER"
+// TestComposeDiesWithItsParent: the same with the real Compose tool, running a command
+// that never ends by itself (`events`): when the process that started it is killed,
+// nothing of the tool's process group is left — with Compose v2 that includes the
+// plugin the docker CLI started.
+func TestComposeDiesWithItsParent(t *testing.T) {
+	compose := dockertest.ComposeCommand()
+	if len(compose) == 0 {
+		t.Skip("no Compose tool")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte("services:\n  idle:\n    image: scar-childproc-test-never-built\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), helperEnv+"=1", helperDirEnv+"="+dir,
+		helperArgvEnv+"="+strings.Join(append(compose, "-p", dockertest.UniqueName(t, "childproc"), "events"), "\x1f"))
+	stdout, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { helper.Process.Kill(); helper.Wait() })
+	var child int
+	if _, err := fmt.Fscan(bufio.NewReader(stdout), &child); err != nil {
+		t.Fatalf("reading the child's pid from the helper: %v", err)
+	}
+	// Let the tool get going: every process of its group (v2: the docker CLI and the
+	// plugin it started) has opened a socket (v2's plugin first connects to the CLI's
+	// socket, through which it learns that the CLI died; killed before that, it would
+	// be left running — the kernel's Pdeathsig reaches the process scar started only).
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && !(len(groupMembers(child)) >= len(compose) && allHaveSockets(child)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	members := groupMembers(child)
+	t.Logf("the Compose tool's group before the kill: %v", members)
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	helper.Wait()
+	waitGone(t, child)
+	defer func() { t.Logf("the group after: %v", groupMembers(child)) }()
+	waitGroupGone(t, child)
+}
+
+// allHaveSockets reports whether every process of group pgid has a socket open.
+func allHaveSockets(pgid int) bool {
+	for _, m := range groupMembers(pgid) {
+		pid, _ := strconv.Atoi(strings.Fields(m)[0])
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		found := false
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); strings.HasPrefix(l, "socket:") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// groupMembers lists the live processes of process group pgid, as "pid command".
+func groupMembers(pgid int) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err == nil && g == pgid && running(pid) {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			out = append(out, fmt.Sprintf("%d %s", pid, strings.TrimSpace(string(comm))))
+		}
+	}
+	return out
+}
+
+const (
+	helperEnv     = "CHILDPROC_TEST_HELPER"
+	helperArgvEnv = "CHILDPROC_TEST_ARGV"
+	helperDirEnv  = "CHILDPROC_TEST_DIR"
+)
 
 // TestMain runs the helper of TestChildDiesWithItsParent when asked: start `sleep`
 // through childproc from a goroutine that is not the main one (as scar does), print
@@ -129,7 +219,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "" {
 		os.Exit(m.Run())
 	}
-	cmd := childproc.Command(context.Background(), "/", os.Environ(), nil, "sh", "-c", "echo $$; exec sleep 300")
+	argv := []string{"sleep", "300"}
+	if a := os.Getenv(helperArgvEnv); a != "" {
+		argv = strings.Split(a, "\x1f")
+	}
+	dir := os.Getenv(helperDirEnv)
+	if dir == "" {
+		dir = "/"
+	}
+	cmd := childproc.Command(context.Background(), dir, os.Environ(), nil, "sh", append([]string{"-c", `echo $$; exec "$@"`, "sh"}, argv...)...)
 	cmd.Stdout = os.Stdout
 	errc := make(chan error, 1)
 	go func() { errc <- childproc.Run(cmd) }()
