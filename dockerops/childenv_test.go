@@ -1,6 +1,7 @@
 package dockerops
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,12 @@ func TestDeployGivesComposeNoScarSecrets(t *testing.T) {
 				t.Errorf("a secret of scar is in the container's environment: %s", kv)
 			}
 		}
+	}
+
+	// Production's Compose file now names variables Compose does not have: it warns
+	// about each on stderr, which must not be read as part of its config.
+	e.edit("content/index.txt", "content v2\n")
+	if _, err := e.svc.PlanDeploy(context.Background(), e.p.Name); err != nil {
+		t.Errorf("planning the next deploy: %v", err)
 	}
 }

@@ -85,9 +85,26 @@ func (c *Compose) Command(ctx context.Context) ([]string, error) {
 // childproc): an explicit environment without scar's secrets, a process group of its
 // own killed whole when ctx ends (a stage's deadline, a cancel), and death with scar.
 func (c *Compose) Run(ctx context.Context, dir, project, dockerHost string, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := c.run(ctx, dir, project, dockerHost, &out, &out, args...)
+	return out.String(), err
+}
+
+// Output runs the tool like Run and returns its standard output alone: what it
+// prints for a program to read (`config`), without the warnings it writes to standard
+// error (such as one for each variable a Compose file names and the tool does not
+// have, which a file written for scar's old environment may do). On failure the
+// error carries the last lines of both.
+func (c *Compose) Output(ctx context.Context, dir, project, dockerHost string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	err := c.run(ctx, dir, project, dockerHost, &stdout, &stderr, args...)
+	return stdout.String(), err
+}
+
+func (c *Compose) run(ctx context.Context, dir, project, dockerHost string, stdout, stderr *bytes.Buffer, args ...string) error {
 	argv, err := c.Command(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
 	full := append(append(append([]string{}, argv[1:]...), "-p", project), args...)
 	if dockerHost == "" {
@@ -98,13 +115,15 @@ func (c *Compose) Run(ctx context.Context, dir, project, dockerHost string, args
 		extra = append(extra, "DOCKER_HOST="+dockerHost)
 	}
 	cmd := childproc.Command(ctx, dir, c.environ, extra, argv[0], full...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = childproc.Run(cmd)
-	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %w: %s", strings.Join(argv, " "), strings.Join(args, " "), err, lastLines(out.String(), 15))
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := childproc.Run(cmd); err != nil {
+		out := stdout.String()
+		if stderr != stdout {
+			out += stderr.String()
+		}
+		return fmt.Errorf("%s %s: %w: %s", strings.Join(argv, " "), strings.Join(args, " "), err, lastLines(out, 15))
 	}
-	return out.String(), nil
+	return nil
 }
 
 // lastLines returns the last n lines of s, joined by " | " for a one-line error.
