@@ -177,3 +177,73 @@ func counterValue(t testing.TB, reg *prometheus.Registry, name string, labels ma
 	}
 	return 0
 }
+
+// TestDeployApplyDeadlineRollsBack: an apply (`compose up`) that hangs is stopped at
+// the project's apply_timeout and the deploy rolled back — which runs `up` again, on
+// the restored files — and recorded as cancelled at apply, the old version serving.
+func TestDeployApplyDeadlineRollsBack(t *testing.T) {
+	e := newDeployEnv(t, nil)
+	dir := t.TempDir()
+	marker, pidFile := filepath.Join(dir, "hang-once"), filepath.Join(dir, "hang.pid")
+	script := fmt.Sprintf(`#!/bin/sh
+if [ -e %[1]s ]; then
+  for a in "$@"; do
+    if [ "$a" = up ]; then
+      rm -f %[1]s
+      sleep 600 &
+      echo $$ $! > %[2]s
+      wait
+      exit 1
+    fi
+  done
+fi
+exec %[3]s "$@"
+`, marker, pidFile, strings.Join(dockertest.ComposeCommand(), " "))
+	path := filepath.Join(dir, "compose-hangs-on-up-once")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.compose = NewCompose(path)
+	e.p.ApplyTimeout = 3 * time.Second
+	web, db := e.container("web"), e.container("db")
+	prod := treeHash(t, e.p.Production)
+	e.editCompose("VERSION: v1", "VERSION: v2")
+
+	d, err := e.svc.Deploy(context.Background(), e.p.Name, Actor{Name: "test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, child := hungPids(t, pidFile)
+	d = e.wait(d.ID)
+	if d.Status != DeployCancelled || d.FailedStep != StageApply || !strings.Contains(d.Error, "apply took longer than its apply_timeout of 3s") {
+		t.Fatalf("deploy: status %s at %q: %s; want cancelled at apply by apply_timeout", d.Status, d.FailedStep, d.Error)
+	}
+	assertGroupGone(t, leader, child)
+	if got := treeHash(t, e.p.Production); got != prod {
+		t.Error("production files differ from before the deploy")
+	}
+	if v := envOf(e.container("web").Env, "VERSION"); v != "v1" {
+		t.Errorf("web runs VERSION=%s after the rollback, want v1", v)
+	}
+	if e.container("web").ID != web.ID {
+		t.Logf("web was recreated by the rollback's up (was %s)", web.ID)
+	}
+	if !sameContainer(e.container("db"), db) {
+		t.Error("db was touched")
+	}
+	if got := e.get(); got != "content v1\n" {
+		t.Errorf("web serves %q after the cancelled deploy", got)
+	}
+}
+
+func envOf(env []string, name string) string {
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
+	}
+	return ""
+}
