@@ -105,7 +105,8 @@ func TestServeChildrenGetNoSecretsAndDeploysCancel(t *testing.T) {
 	if dockerHost == "" {
 		dockerHost = "unix:///var/run/docker.sock"
 	}
-	path := projectsFile(t, fmt.Sprintf(`{"child": {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`, ws, prod, name))
+	// The project's own name is unique too: rollback tags are named after it.
+	path := projectsFile(t, fmt.Sprintf(`{%q: {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`, name, ws, prod, name))
 	s := startTelegramServe(t, api, api.URL, "SCAR_PROJECTS_FILE="+path, "DOCKER_HOST="+dockerHost, "SCAR_COMPOSE_COMMAND="+wrapper)
 
 	post := func(path, token string) (*http.Response, map[string]any) {
@@ -134,7 +135,7 @@ func TestServeChildrenGetNoSecretsAndDeploysCancel(t *testing.T) {
 	}
 
 	// The Compose file asks for scar's secrets.
-	resp, d := post("/api/v1/projects/child/deploy", faultToken)
+	resp, d := post("/api/v1/projects/"+name+"/deploy", faultToken)
 	if resp.StatusCode != 202 {
 		t.Fatalf("deploy: %d %v", resp.StatusCode, d)
 	}
@@ -161,7 +162,7 @@ func TestServeChildrenGetNoSecretsAndDeploysCancel(t *testing.T) {
 	// A deploy whose build hangs, cancelled over REST.
 	write(tools, "hang", "")
 	write(ws, "Dockerfile", "FROM "+image+"\nLABEL v=2\n")
-	resp, d = post("/api/v1/projects/child/deploy", faultToken)
+	resp, d = post("/api/v1/projects/"+name+"/deploy", faultToken)
 	if resp.StatusCode != 202 {
 		t.Fatalf("deploy: %d %v", resp.StatusCode, d)
 	}
