@@ -30,6 +30,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, dockerops.ErrBusy):
 		return http.StatusConflict, "busy"
+	case errors.Is(err, dockerops.ErrNotCancellable):
+		return http.StatusConflict, "not_cancellable"
 	case errors.Is(err, dockerops.ErrDockerUnavailable):
 		return http.StatusServiceUnavailable, "docker_unavailable"
 	case errors.Is(err, dockerops.ErrBadInput):

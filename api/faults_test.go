@@ -66,6 +66,11 @@ func (o refusingOps) Deployment(ctx context.Context, id string) (*dockerops.Depl
 	return nil, dockerops.ErrBadInput
 }
 
+func (o refusingOps) CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error) {
+	o.ran("cancel")
+	return nil, dockerops.ErrBadInput
+}
+
 // TestFaultRefusedToken: a read-only token on each write route is answered 403, runs
 // nothing, and leaves one audit entry saying who was refused what, from where.
 func TestFaultRefusedToken(t *testing.T) {
@@ -81,6 +86,7 @@ func TestFaultRefusedToken(t *testing.T) {
 		{"POST", "/api/v1/projects/demo/deploy", "", "deploy", "demo"},
 		{"POST", "/api/v1/projects/demo/deploy", `{"dry_run": false}`, "deploy", "demo"},
 		{"POST", "/api/v1/projects/demo/rollback", "", "rollback", "demo"},
+		{"POST", "/api/v1/deployments/20260101-000000-abcd0123/cancel", "", "cancel", ""},
 		{"GET", "/api/v1/audit", "", "audit", ""},
 	}
 	readName := NewTokens(nil, []string{readToken}).entries[0].name

@@ -28,6 +28,7 @@ type Operations interface {
 	Rollback(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
 	History(ctx context.Context, project string, limit int) ([]dockerops.Deployment, error)
 	Deployment(ctx context.Context, id string) (*dockerops.Deployment, error)
+	CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error)
 }
 
 // Projects lists the configured projects.
@@ -117,6 +118,7 @@ func v1Routes(d Deps) chi.Router {
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
 	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
 	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
+	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))         // cancel a running deploy: it rolls back
 	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
 	return r
 }

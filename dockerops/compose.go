@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/scar-dev/scar/internal/childproc"
 )
 
 // Compose runs the Compose tool for deploys: `docker compose` (v2) or the older
@@ -20,6 +20,8 @@ type Compose struct {
 	argv []string
 	// dockerHost is the engine of projects that name none (see ComposeDockerHost).
 	dockerHost string
+	// environ is what the tool's environment is filtered from (see ComposeEnviron).
+	environ []string
 
 	once     sync.Once
 	detected []string
@@ -37,6 +39,14 @@ func ComposeDockerHost(host string) ComposeOption {
 	return func(c *Compose) { c.dockerHost = host }
 }
 
+// ComposeEnviron sets the environment (KEY=value entries) the tool's own is taken
+// from: scar's, as run was given it. Only what childproc.Env keeps reaches the tool —
+// never a SCAR_* variable, which a Compose file could otherwise put into a container
+// with ${SCAR_API_TOKENS}. Without it, the process environment is filtered.
+func ComposeEnviron(environ []string) ComposeOption {
+	return func(c *Compose) { c.environ = environ }
+}
+
 // NewCompose returns a runner for command ("docker compose", "docker-compose"); an
 // empty command is detected at first use: v2 when `docker compose version` works,
 // else v1.
@@ -44,6 +54,9 @@ func NewCompose(command string, opts ...ComposeOption) *Compose {
 	c := &Compose{argv: strings.Fields(command)}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.environ == nil {
+		c.environ = os.Environ()
 	}
 	return c
 }
@@ -55,8 +68,8 @@ func (c *Compose) Command(ctx context.Context) ([]string, error) {
 	}
 	c.once.Do(func() {
 		for _, argv := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
-			cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "version")...)
-			if cmd.Run() == nil {
+			cmd := childproc.Command(ctx, "", c.environ, nil, argv[0], append(argv[1:], "version")...)
+			if childproc.Run(cmd) == nil {
 				c.detected = argv
 				return
 			}
@@ -68,32 +81,49 @@ func (c *Compose) Command(ctx context.Context) ([]string, error) {
 
 // Run runs the tool with args for the Compose project name in dir. dockerHost, when
 // set, is the project's Docker host. The combined output is returned; on failure the
-// error carries its last lines.
+// error carries its last lines. The tool runs as every child of scar does (see
+// childproc): an explicit environment without scar's secrets, a process group of its
+// own killed whole when ctx ends (a stage's deadline, a cancel), and death with scar.
 func (c *Compose) Run(ctx context.Context, dir, project, dockerHost string, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := c.run(ctx, dir, project, dockerHost, &out, &out, args...)
+	return out.String(), err
+}
+
+// Output runs the tool like Run and returns its standard output alone: what it
+// prints for a program to read (`config`), without the warnings it writes to standard
+// error (such as one for each variable a Compose file names and the tool does not
+// have, which a file written for scar's old environment may do). On failure the
+// error carries the last lines of both.
+func (c *Compose) Output(ctx context.Context, dir, project, dockerHost string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	err := c.run(ctx, dir, project, dockerHost, &stdout, &stderr, args...)
+	return stdout.String(), err
+}
+
+func (c *Compose) run(ctx context.Context, dir, project, dockerHost string, stdout, stderr *bytes.Buffer, args ...string) error {
 	argv, err := c.Command(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
 	full := append(append(append([]string{}, argv[1:]...), "-p", project), args...)
-	cmd := exec.CommandContext(ctx, argv[0], full...)
-	cmd.Dir = dir
-	cmd.Env = os.Environ()
 	if dockerHost == "" {
 		dockerHost = c.dockerHost
 	}
+	var extra []string
 	if dockerHost != "" {
-		cmd.Env = append(cmd.Env, "DOCKER_HOST="+dockerHost)
+		extra = append(extra, "DOCKER_HOST="+dockerHost)
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Let the tool stop its containers' operations cleanly when the deploy is cancelled.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %w: %s", strings.Join(argv, " "), strings.Join(args, " "), err, lastLines(out.String(), 15))
+	cmd := childproc.Command(ctx, dir, c.environ, extra, argv[0], full...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := childproc.Run(cmd); err != nil {
+		out := stdout.String()
+		if stderr != stdout {
+			out += stderr.String()
+		}
+		return fmt.Errorf("%s %s: %w: %s", strings.Join(argv, " "), strings.Join(args, " "), err, lastLines(out, 15))
 	}
-	return out.String(), nil
+	return nil
 }
 
 // lastLines returns the last n lines of s, joined by " | " for a one-line error.

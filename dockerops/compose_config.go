@@ -29,7 +29,7 @@ type composeFile struct {
 // Services returns the services of the Compose file in dir as Compose resolves it, so
 // that .env files, overrides and variables count as they will at `up`.
 func (c *Compose) Services(ctx context.Context, dir, project, dockerHost string) (map[string]composeService, error) {
-	out, err := c.Run(ctx, dir, project, dockerHost, "config")
+	out, err := c.Output(ctx, dir, project, dockerHost, "config")
 	if err != nil {
 		return nil, err
 	}

@@ -62,9 +62,10 @@ func newDeployID() string {
 
 // background runs deploys after their caller has its answer; Shutdown waits for them.
 type background struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	cancels cancels
 }
 
 func newBackground() *background {

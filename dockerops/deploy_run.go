@@ -104,9 +104,11 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		return nil, err
 	}
 	first := r.snapshot()
+	runCtx, release := s.cancellable(r)
 	s.bg.wg.Go(func() {
 		defer unlock()
-		status := spec.work(s.bg.ctx, r)
+		defer release()
+		status := spec.work(runCtx, r)
 		done(p.Name, status != DeploySuccess)
 	})
 	return &first, nil
@@ -143,7 +145,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 
 	step = StageBackup
 	r.event(StageBackup, "", "backing up "+countOf(len(pl.files.Changed)+len(pl.files.Deleted), "production file"))
-	err := r.stage(StageBackup, func() (err error) {
+	err := r.timed(ctx, StageBackup, func(ctx context.Context) (err error) {
 		d, err = s.files.Begin(ctx, id, pl.files)
 		if err == nil {
 			err = journal(StageBackup)
@@ -157,7 +159,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 
 	step = StageSync
 	r.event(StageSync, "", fmt.Sprintf("syncing %s (%s)", countOf(len(pl.files.Added)+len(pl.files.Changed)+len(pl.files.Deleted), "file"), humanBytes(pl.files.Bytes)))
-	if err := r.stage(StageSync, func() error { return d.Sync(ctx, nil) }); err != nil {
+	if err := r.timed(ctx, StageSync, func(ctx context.Context) error { return d.Sync(ctx, nil) }); err != nil {
 		return fail(err, nil)
 	}
 	s.afterStage(StageSync)
@@ -165,7 +167,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	if len(dp.build) > 0 {
 		step = StageBuild
 		r.event(StageBuild, "", "building "+joinNames(dp.build)+": "+dp.rebuildReason)
-		err := r.stage(StageBuild, func() error {
+		err := r.timed(ctx, StageBuild, func(ctx context.Context) error {
 			kept, err := s.keepImages(ctx, p, dp, id)
 			if err != nil {
 				return err
@@ -184,7 +186,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 
 	step = StageApply
 	r.event(StageApply, "", applyMessage(dp))
-	if err := r.stage(StageApply, func() error {
+	if err := r.timed(ctx, StageApply, func(ctx context.Context) error {
 		if err := journal(StageApply); err != nil {
 			return err
 		}
@@ -201,7 +203,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	step = StageHealth
 	r.event(StageHealth, "", "waiting for the containers to run and be healthy")
 	var failed *member
-	if err := r.stage(StageHealth, func() (err error) {
+	if err := r.timed(ctx, StageHealth, func(ctx context.Context) (err error) {
 		failed, err = s.gate(ctx, p, dp, r.event3)
 		return err
 	}); err != nil {
@@ -254,7 +256,8 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
 	defer cancel()
 	tail := s.logTail(ctx, failed, 20)
-	r.event(StageRollback, "", fmt.Sprintf("%s failed: %v; rolling back", step, cause))
+	status, verb := endOf(cause)
+	r.event(StageRollback, "", fmt.Sprintf("%s %s: %v; rolling back", step, verb, cause))
 	err := s.putBack(ctx, r.p, d, dp, note, swaps)
 	if err == nil && (step == StageApply || step == StageHealth) {
 		// The old version must be serving again when the report goes out.
@@ -268,9 +271,9 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 		r.finish(DeployRollbackFailed, step, fmt.Errorf("%v; rollback failed: %w", cause, err), tail)
 		return DeployRollbackFailed
 	}
-	r.event(StageFailed, "", fmt.Sprintf("failed at %s, rolled back: the previous version is running", step))
-	r.finish(DeployFailedRolledBack, step, cause, tail)
-	return DeployFailedRolledBack
+	r.event(StageFailed, "", fmt.Sprintf("%s at %s, rolled back: the previous version is running", verb, step))
+	r.finish(status, step, cause, tail)
+	return status
 }
 
 // putBack restores the files, then the images and the containers.

@@ -49,6 +49,8 @@ type Deployer interface {
 	Rollback(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
 	History(ctx context.Context, project string, limit int) ([]dockerops.Deployment, error)
 	Deployment(ctx context.Context, id string) (*dockerops.Deployment, error)
+	// CancelDeployment cancels a running deploy, which then rolls back.
+	CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error)
 }
 
 // Projects finds projects; projects.Store satisfies it.

@@ -118,6 +118,9 @@ func (b *Bot) handleCallback(ctx context.Context, q *telego.CallbackQuery) strin
 		return updateRateLimited
 	}
 	kind, token, ok := strings.Cut(q.Data, ":")
+	if ok && kind == dataStop {
+		return b.stopDeploy(ctx, q, chatID, token)
+	}
 	if !ok || (kind != dataConfirm && kind != dataCancel) {
 		answer("This button is not one of mine.", false)
 		return updateHandled

@@ -209,6 +209,9 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 			b.record(ctx, who, p.Action, p.Project, "error", clip(err.Error(), 300))
 			return
 		}
+		if d.Kind == dockerops.KindDeploy && !d.Done() {
+			live.setMarkup(stopKeyboard(d.ID))
+		}
 		d = b.awaitDeployment(ctx, d, finished)
 		live.finish(ctx, view.final(b, d))
 		b.recordDeployment(ctx, who, p.Action, d)
@@ -351,7 +354,11 @@ func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
 	for _, l := range v.lines(true) {
 		r.add("%s", l)
 	}
-	r.add("❌ <b>%s failed</b> at <b>%s</b> — %s", what, esc(step), name)
+	if d.Status == dockerops.DeployCancelled {
+		r.add("⏹ <b>%s cancelled</b> at <b>%s</b> — %s", what, esc(step), name)
+	} else {
+		r.add("❌ <b>%s failed</b> at <b>%s</b> — %s", what, esc(step), name)
+	}
 	if d.Error != "" {
 		r.add("%s", esc(clip(d.Error, maxDynamic)))
 	}
@@ -383,7 +390,7 @@ func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
 	for _, d := range ds {
 		mark := map[string]string{
 			dockerops.DeploySuccess: "✅", dockerops.DeployFailedRolledBack: "❌", dockerops.DeployRollbackFailed: "🚨",
-			dockerops.DeployRunning: "⏳", dockerops.DeployNothingToDo: "➖",
+			dockerops.DeployRunning: "⏳", dockerops.DeployNothingToDo: "➖", dockerops.DeployCancelled: "⏹",
 		}[d.Status]
 		if mark == "" {
 			mark = "•"
@@ -397,6 +404,8 @@ func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
 			l += " · failed at " + esc(d.FailedStep) + ", rolled back"
 		case dockerops.DeployRollbackFailed:
 			l += " · failed at " + esc(d.FailedStep) + ", rollback failed"
+		case dockerops.DeployCancelled:
+			l += " · cancelled at " + esc(d.FailedStep) + ", rolled back"
 		}
 		if !d.FinishedAt.IsZero() {
 			l += " · " + duration(d.FinishedAt.Sub(d.StartedAt))

@@ -54,6 +54,11 @@ type fakeDeploys struct {
 	RollbackFn     func(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
 	HistoryFn      func(ctx context.Context, project string, limit int) ([]dockerops.Deployment, error)
 	DeploymentFn   func(ctx context.Context, id string) (*dockerops.Deployment, error)
+	CancelFn       func(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error)
+}
+
+func (f *fakeDeploys) CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error) {
+	return f.CancelFn(ctx, id, who)
 }
 
 var _ Deployer = (*fakeDeploys)(nil)

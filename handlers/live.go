@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/mymmrac/telego"
 )
 
 // liveMessage is one message edited as an operation goes on. set never blocks: the
@@ -18,6 +20,10 @@ type liveMessage struct {
 	msgID int // 0 until a message exists
 	want  string
 	final *reply
+	// markup is the buttons under the message until it is final (a deploy's Cancel);
+	// markupGen counts its changes, so that a change alone is sent too.
+	markup    *telego.InlineKeyboardMarkup
+	markupGen int
 
 	wake chan struct{}
 	done chan struct{}
@@ -52,6 +58,15 @@ func (m *liveMessage) finish(ctx context.Context, r *reply) {
 	}
 }
 
+// setMarkup puts buttons under the message until its final text replaces them.
+func (m *liveMessage) setMarkup(k *telego.InlineKeyboardMarkup) {
+	m.mu.Lock()
+	m.markup = k
+	m.markupGen++
+	m.mu.Unlock()
+	m.poke()
+}
+
 func (m *liveMessage) poke() {
 	select {
 	case m.wake <- struct{}{}:
@@ -61,7 +76,10 @@ func (m *liveMessage) poke() {
 
 func (m *liveMessage) run(ctx context.Context) {
 	defer close(m.done)
-	var sent string
+	var (
+		sent    string
+		sentGen int
+	)
 	for {
 		select {
 		case <-m.wake:
@@ -69,16 +87,16 @@ func (m *liveMessage) run(ctx context.Context) {
 			return
 		}
 		m.mu.Lock()
-		want, final := m.want, m.final
+		want, final, markup, gen := m.want, m.final, m.markup, m.markupGen
 		m.mu.Unlock()
 
 		if final != nil {
-			m.sendFinal(ctx, final, sent)
+			m.sendFinal(ctx, final, sent, markup != nil)
 			return
 		}
-		if want != sent {
-			if m.show(ctx, want) {
-				sent = want
+		if want != sent || gen != sentGen {
+			if m.show(ctx, want, markup) {
+				sent, sentGen = want, gen
 			}
 			// Telegram allows a few edits per second per chat at most; progress
 			// rarely needs more than one a second to read well.
@@ -89,10 +107,11 @@ func (m *liveMessage) run(ctx context.Context) {
 	}
 }
 
-// show puts text in the message, sending it first if there is none yet.
-func (m *liveMessage) show(ctx context.Context, text string) bool {
+// show puts text and markup (nil: no buttons) in the message, sending it first if
+// there is none yet.
+func (m *liveMessage) show(ctx context.Context, text string, markup *telego.InlineKeyboardMarkup) bool {
 	if m.msgID == 0 {
-		id, err := m.b.send.sendMessage(ctx, m.chatID, text, nil)
+		id, err := m.b.send.sendMessage(ctx, m.chatID, text, markup)
 		if err != nil {
 			return false
 		}
@@ -101,25 +120,27 @@ func (m *liveMessage) show(ctx context.Context, text string) bool {
 		m.mu.Unlock()
 		return true
 	}
-	if err := m.b.send.editMessage(ctx, m.chatID, m.msgID, text, nil); err != nil {
+	if err := m.b.send.editMessage(ctx, m.chatID, m.msgID, text, markup); err != nil {
 		m.b.log.DebugContext(ctx, "telegram: progress edit failed", slog.Int64("chat_id", m.chatID), slog.Any("error", err))
 		return false
 	}
 	return true
 }
 
-func (m *liveMessage) sendFinal(ctx context.Context, r *reply, sent string) {
+// sendFinal puts r in the message; hadButtons says buttons must be taken away even
+// when the text is the same.
+func (m *liveMessage) sendFinal(ctx context.Context, r *reply, sent string, hadButtons bool) {
 	chunks := r.chunks(messageLimit)
 	if len(chunks) == 0 {
 		return
 	}
-	if chunks[0] != sent {
-		if !m.show(ctx, chunks[0]) {
+	if chunks[0] != sent || hadButtons {
+		if !m.show(ctx, chunks[0], nil) {
 			// The message cannot be edited (deleted, too old): say it anew.
 			m.mu.Lock()
 			m.msgID = 0
 			m.mu.Unlock()
-			m.show(ctx, chunks[0])
+			m.show(ctx, chunks[0], nil)
 		}
 	}
 	for _, c := range chunks[1:] {

@@ -25,6 +25,8 @@ func TestLoadSeedFile(t *testing.T) {
 		AutoDetect:       true,
 		Rebuild:          RebuildAuto,
 		HealthTimeout:    DefaultHealthTimeout,
+		BuildTimeout:     DefaultBuildTimeout,
+		ApplyTimeout:     DefaultApplyTimeout,
 	}
 	got, err := cfg.Get("project-orchestrator")
 	if err != nil {
@@ -67,6 +69,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		DeployEnvFiles: true, DeploySetuid: true,
 		HealthURL: "http://localhost:8000/health", DockerHost: "tcp://10.0.0.2:2376",
 		AllowedUsers: []int64{12345, 9007199254740993},
+		BuildTimeout: DefaultBuildTimeout, ApplyTimeout: DefaultApplyTimeout,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("project:\n got %+v\nwant %+v", got, want)

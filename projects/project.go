@@ -49,6 +49,9 @@ type Project struct {
 	// DeploySetuid deploys the setuid and setgid bits of workspace files, which are
 	// stripped on copy by default.
 	DeploySetuid bool `json:"deploy_setuid"`
+	// BuildTimeout and ApplyTimeout bound a deploy's build and apply stages.
+	BuildTimeout time.Duration `json:"build_timeout"`
+	ApplyTimeout time.Duration `json:"apply_timeout"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose

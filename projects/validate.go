@@ -19,6 +19,7 @@ var knownKeys = []string{
 	"auto_detect", "default", "exclude", "rebuild", "rebuild_on", "services",
 	"delete_removed", "health_timeout", "health_url", "docker_host", "allowed_users",
 	"deploy_env_files", "deploy_setuid",
+	"build_timeout", "apply_timeout",
 }
 
 // Project names appear in URLs, directory names and Telegram commands.
@@ -34,6 +35,8 @@ var dockerHostSchemes = []string{"unix", "tcp", "npipe", "http", "https"}
 type checker struct {
 	project  string
 	problems []*problem
+	// stageTimeouts holds the stage deadline keys as given (see checkStageTimeouts).
+	stageTimeouts map[string]string
 }
 
 func (c *checker) addf(key, format string, args ...any) {
@@ -70,6 +73,7 @@ func parseProject(name string, raw json.RawMessage) (*Project, []*problem) {
 	checkPaths(c, p)
 	checkContainers(c, p)
 	checkOptions(c, p, healthTimeout, seen["health_timeout"])
+	checkStageTimeouts(c, p)
 	return p, c.problems
 }
 
@@ -113,6 +117,8 @@ func decodeKey(c *checker, p *Project, healthTimeout *string, m member) {
 		p.DockerHost, err = asString(m.value)
 	case "allowed_users":
 		p.AllowedUsers, err = asUserIDs(m.value)
+	case "build_timeout", "apply_timeout":
+		err = c.keepStageTimeout(m.key, m.value)
 	default:
 		msg := fmt.Sprintf("unknown key %q", m.key)
 		if near := closestKey(m.key); near != "" {

@@ -47,6 +47,9 @@ type config struct {
 	trustedPrefixes []netip.Prefix
 	// retention is Retention parsed; 0 keeps everything.
 	retention time.Duration
+	// environ is the environment run was given, whole: the children scar starts take
+	// theirs from it, filtered (see internal/childproc).
+	environ []string
 }
 
 // loadConfig reads and checks the environment. Every problem is reported, each naming
@@ -67,6 +70,7 @@ func loadConfig(environ []string) (*config, error) {
 			problems = append(problems, name+": "+problem)
 		}
 	}
+	cfg.environ = environ
 	cfg.APITokens = nonEmpty(cfg.APITokens)
 	cfg.APIReadTokens = nonEmpty(cfg.APIReadTokens)
 	for _, p := range nonEmpty(cfg.TrustedProxies) {

@@ -64,7 +64,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	m := metrics.New(reg, currentVersion())
 
 	ops := dockerops.New(docker, projectStore, m, logger,
-		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost))),
+		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost), dockerops.ComposeEnviron(cfg.environ))),
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
 	)
