@@ -1,0 +1,154 @@
+package dockertest
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+)
+
+// ProjectImagePrefixes are the image names a test project called name owns: what
+// Compose v2 and v1 name the images they build (<name>-<service>, <name>_<service>),
+// what tests tag themselves (<name>-img, <name>:test), and scar's rollback tags
+// (scar-rollback/<name>/<service>:<deploy>). Names from UniqueName are random, so
+// no other test's image starts with these.
+func ProjectImagePrefixes(name string) []string {
+	return []string{name + "-", name + "_", name + ":", "scar-rollback/" + name + "/"}
+}
+
+// RemoveImagesWhenDone removes, when the test ends, every image the test made for
+// the project called name: every tag starting with one of ProjectImagePrefixes(name),
+// and every image that was given such a tag while the test ran and has no tag left
+// (a rebuild moves the tag to the new build and leaves the old one untagged; so does
+// scar's rollback of a failed build). An image that still has other names (a shared
+// base image a test tagged as its own) keeps them. It watches the engine's tag
+// events from now on, so call it before anything is built. The test fails if one of
+// them is still there after the removal (a container still using it, for example).
+//
+// Register it before the project's containers are removed (t.Cleanup runs in
+// reverse): images in use cannot be removed. NewComposeProject calls it.
+func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
+	tb.Helper()
+	prefixes := ProjectImagePrefixes(name)
+	ours := func(tag string) bool {
+		for _, p := range prefixes {
+			if strings.HasPrefix(tag, p) {
+				return true
+			}
+		}
+		return false
+	}
+
+	// Since a moment ago: the daemon replays the events between then and the
+	// subscription, so a build that starts at once is not missed.
+	since := time.Now().Add(-time.Second)
+	ctx, stop := context.WithCancel(context.Background())
+	stream := cli.Events(ctx, client.EventsListOptions{
+		Since:   strconv.FormatInt(since.Unix(), 10),
+		Filters: client.Filters{}.Add("type", string(events.ImageEventType)).Add("event", string(events.ActionTag)),
+	})
+	var (
+		mu      sync.Mutex
+		tagged  = map[string]string{} // image id → a tag of ours it was given
+		watchEr error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case msg := <-stream.Messages:
+				if tag := msg.Actor.Attributes["name"]; ours(tag) {
+					mu.Lock()
+					tagged[msg.Actor.ID] = tag
+					mu.Unlock()
+				}
+			case err := <-stream.Err:
+				if ctx.Err() == nil {
+					mu.Lock()
+					watchEr = err
+					mu.Unlock()
+				}
+				return
+			}
+		}
+	}()
+
+	tb.Cleanup(func() {
+		stop()
+		<-done
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		// The last seconds again, read to the end: a tag event still on its way when
+		// the watch stopped is not lost. (Tags still on the engine are found by name.)
+		now := time.Now()
+		tail := cli.Events(ctx, client.EventsListOptions{
+			Since:   strconv.FormatInt(now.Add(-5*time.Second).Unix(), 10),
+			Until:   strconv.FormatInt(now.Unix()+1, 10),
+			Filters: client.Filters{}.Add("type", string(events.ImageEventType)).Add("event", string(events.ActionTag)),
+		})
+	replay:
+		for {
+			select {
+			case msg := <-tail.Messages:
+				if tag := msg.Actor.Attributes["name"]; ours(tag) {
+					tagged[msg.Actor.ID] = tag
+				}
+			case <-tail.Err:
+				break replay
+			}
+		}
+		if watchEr != nil {
+			tb.Logf("watching the image events of %s: %v (untagged builds may be left)", name, watchEr)
+		}
+		list, err := cli.ImageList(ctx, client.ImageListOptions{})
+		if err != nil {
+			tb.Errorf("list images to remove those of %s: %v", name, err)
+			return
+		}
+		for _, img := range list.Items {
+			for _, tag := range img.RepoTags {
+				if ours(tag) {
+					tagged[img.ID] = tag
+					// Untag first: the image may carry other tags of ours.
+					if _, err := cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
+						tb.Errorf("remove image %s of test project %s: %v", tag, name, err)
+					}
+				}
+			}
+		}
+		for id, tag := range tagged {
+			// Only an image left with no tag at all: one of ours may have been put on
+			// a shared image (a test tags the demo app image as <name>-img), and
+			// that one stays with its other names.
+			img, err := cli.ImageInspect(ctx, id)
+			if err != nil || len(img.RepoTags) > 0 {
+				continue
+			}
+			// PruneChildren: the untagged parent layers go too (the moby client sends
+			// noprune=1 without it, and a classic build's intermediate images stay).
+			if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
+				tb.Errorf("remove image %s (once %s) of test project %s: %v", shortID(id), tag, name, err)
+			}
+		}
+	})
+}
+
+// isNotFound is true for the engine's "No such image": already gone.
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
