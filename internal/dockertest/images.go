@@ -24,11 +24,13 @@ func ProjectImagePrefixes(name string) []string {
 
 // RemoveImagesWhenDone removes, when the test ends, every image the test made for
 // the project called name: every tag starting with one of ProjectImagePrefixes(name),
-// and every image that was given such a tag while the test ran and has no tag left
-// (a rebuild moves the tag to the new build and leaves the old one untagged; so does
-// scar's rollback of a failed build). An image that still has other names (a shared
-// base image a test tagged as its own) keeps them. It watches the engine's tag
-// events from now on, so call it before anything is built. The test fails if one of
+// and every image that was given such a tag while the test ran, or that Compose v2
+// labelled with the project, and has no tag left (a rebuild moves the tag to the new
+// build and leaves the old one untagged; so does scar's rollback of a failed build).
+// An image that still has other names (a shared base image a test tagged as its own)
+// keeps them. It watches the engine's tag events from now on (Compose v1 and the
+// Engine API send one per tag; v2's BuildKit builds send none on Engine 20.10, hence
+// the label), so call it before anything is built. The test fails if one of
 // them is still there after the removal (a container still using it, for example).
 //
 // Register it before the project's containers are removed (t.Cleanup runs in
@@ -125,6 +127,20 @@ func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
 				}
 			}
 		}
+		// Compose v2 builds with BuildKit, which on Engine 20.10 sends no tag event;
+		// but v2 labels the images it builds with the project.
+		labelled, err := cli.ImageList(ctx, client.ImageListOptions{
+			Filters: client.Filters{}.Add("label", LabelProject+"="+name),
+		})
+		if err != nil {
+			tb.Errorf("list the images labelled with project %s: %v", name, err)
+		}
+		for _, img := range labelled.Items {
+			if _, ok := tagged[img.ID]; !ok {
+				tagged[img.ID] = LabelProject + "=" + name
+			}
+		}
+		tb.Logf("removing the images of %s: %d tagged with its names or labelled with it", name, len(tagged))
 		for id, tag := range tagged {
 			// Only an image left with no tag at all: one of ours may have been put on
 			// a shared image (a test tags the demo app image as <name>-img), and
