@@ -2,6 +2,7 @@ package dockertest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,19 +142,49 @@ func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
 			}
 		}
 		tb.Logf("removing the images of %s: %d tagged with its names or labelled with it", name, len(tagged))
-		for id, tag := range tagged {
-			// Only an image left with no tag at all: one of ours may have been put on
-			// a shared image (a test tags the demo app image as <name>-img), and
-			// that one stays with its other names.
-			img, err := cli.ImageInspect(ctx, id)
-			if err != nil || len(img.RepoTags) > 0 {
-				continue
+		// Children before parents: an image whose child is still there cannot be
+		// removed, so go round until a pass removes nothing more. A child left at
+		// the end is not the project's (the classic builder's cache can make another
+		// test's build a child of one of ours): that parent stays, and is named.
+		pending := tagged
+		for len(pending) > 0 {
+			conflicts := map[string]string{}
+			conflictErrs := map[string]error{}
+			var failed []string
+			for id, tag := range pending {
+				// Only an image left with no tag at all: one of ours may have been put
+				// on a shared image (a test tags the demo app image as <name>-img),
+				// and that one stays with its other names.
+				img, err := cli.ImageInspect(ctx, id)
+				if err != nil || len(img.RepoTags) > 0 {
+					continue
+				}
+				// PruneChildren: the untagged parent layers go too (the moby client
+				// sends noprune=1 without it, and a classic build's intermediate
+				// images stay).
+				_, err = cli.ImageRemove(ctx, id, client.ImageRemoveOptions{PruneChildren: true})
+				switch {
+				case err == nil || isNotFound(err):
+				case cerrdefs.IsConflict(err):
+					conflicts[id], conflictErrs[id] = tag, err
+				default:
+					failed = append(failed, fmt.Sprintf("%s (once %s): %v", shortID(id), tag, err))
+				}
 			}
-			// PruneChildren: the untagged parent layers go too (the moby client sends
-			// noprune=1 without it, and a classic build's intermediate images stay).
-			if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
-				tb.Errorf("remove image %s (once %s) of test project %s: %v", shortID(id), tag, name, err)
+			for _, f := range failed {
+				tb.Errorf("remove image %s of test project %s", f, name)
 			}
+			if len(conflicts) == len(pending) {
+				for id, tag := range conflicts {
+					if strings.Contains(conflictErrs[id].Error(), "dependent child images") {
+						tb.Logf("image %s (once %s) of test project %s stays: another image is built on it", shortID(id), tag, name)
+					} else { // a container still uses it
+						tb.Errorf("remove image %s (once %s) of test project %s: %v", shortID(id), tag, name, conflictErrs[id])
+					}
+				}
+				break
+			}
+			pending = conflicts
 		}
 	})
 }
