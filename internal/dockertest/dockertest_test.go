@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -176,4 +177,54 @@ func webImageName(project string) string {
 		return project + "_web:latest"
 	}
 	return project + "-web:latest"
+}
+
+// TestImagesRemovedAfterAnUnprunedRemoval: a fixture that removes its image itself,
+// as the moby client does by default (noprune=1), leaves a classic build's
+// intermediate images untagged; RemoveImagesWhenDone, registered first and so run
+// last, takes them too.
+func TestImagesRemovedAfterAnUnprunedRemoval(t *testing.T) {
+	t.Parallel()
+	cli := Client(t)
+	base := BuildAppImage(t)
+	var chain []string
+	t.Run("fixture", func(t *testing.T) {
+		name := UniqueName(t, "noprune")
+		RemoveImagesWhenDone(t, cli, name)
+		dir := t.TempDir()
+		df := "FROM " + base + "\nENV STEP=1\nENV STEP=2\nLABEL scar.test.noprune=" + name + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		build := exec.Command("docker", "build", "-q", "-t", name+":test", dir)
+		build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0") // the classic builder keeps intermediate images
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("docker build: %v\n%s", err, out)
+		}
+		t.Cleanup(func() {
+			if _, err := cli.ImageRemove(context.Background(), name+":test", client.ImageRemoveOptions{Force: true}); err != nil {
+				t.Errorf("the fixture's own removal: %v", err)
+			}
+		})
+		all, err := cli.ImageList(t.Context(), client.ImageListOptions{All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parent := map[string]string{}
+		for _, img := range all.Items {
+			parent[img.ID] = img.ParentID
+		}
+		baseID := imageInspect(t, cli, base).ID
+		for id := imageInspect(t, cli, name+":test").ID; id != "" && id != baseID; id = parent[id] {
+			chain = append(chain, id)
+		}
+		if len(chain) < 2 {
+			t.Fatalf("the classic build made no intermediate image: %v", chain)
+		}
+	})
+	for _, id := range chain {
+		if _, err := cli.ImageInspect(context.Background(), id); err == nil {
+			t.Errorf("image %s is still on the engine", id)
+		}
+	}
 }

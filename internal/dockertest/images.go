@@ -3,6 +3,7 @@ package dockertest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 )
 
@@ -68,8 +70,14 @@ func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
 			select {
 			case msg := <-stream.Messages:
 				if tag := msg.Actor.Attributes["name"]; ours(tag) {
+					parents := untaggedParents(ctx, cli, msg.Actor.ID, ours)
 					mu.Lock()
 					tagged[msg.Actor.ID] = tag
+					for _, p := range parents {
+						if _, ok := tagged[p]; !ok {
+							tagged[p] = "a parent of " + tag
+						}
+					}
 					mu.Unlock()
 				}
 			case err := <-stream.Err:
@@ -104,6 +112,11 @@ func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
 			case msg := <-tail.Messages:
 				if tag := msg.Actor.Attributes["name"]; ours(tag) {
 					tagged[msg.Actor.ID] = tag
+					for _, p := range untaggedParents(ctx, cli, msg.Actor.ID, ours) {
+						if _, ok := tagged[p]; !ok {
+							tagged[p] = "a parent of " + tag
+						}
+					}
 				}
 			case <-tail.Err:
 				break replay
@@ -187,6 +200,32 @@ func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
 			pending = conflicts
 		}
 	})
+}
+
+// untaggedParents returns the parent images of id (a classic build's intermediate
+// images) up to the first one that has a tag other than ours, which is shared. They
+// are taken when the image is tagged: a fixture that removes its image without
+// pruning (the moby client's default) leaves them untagged, with nothing left to
+// find them by.
+func untaggedParents(ctx context.Context, cli *client.Client, id string, ours func(string) bool) []string {
+	list, err := cli.ImageList(ctx, client.ImageListOptions{All: true})
+	if err != nil {
+		return nil // the image itself is still tracked
+	}
+	byID := map[string]image.Summary{}
+	for _, img := range list.Items {
+		byID[img.ID] = img
+	}
+	var chain []string
+	for p := byID[id].ParentID; p != ""; p = byID[p].ParentID {
+		img, ok := byID[p]
+		// An untagged image is listed as "<none>:<none>" by older engines.
+		if !ok || slices.ContainsFunc(img.RepoTags, func(t string) bool { return t != "<none>:<none>" && !ours(t) }) {
+			break
+		}
+		chain = append(chain, p)
+	}
+	return chain
 }
 
 // isNotFound is true for the engine's "No such image": already gone.
