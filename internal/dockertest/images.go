@@ -216,11 +216,17 @@ func untaggedParents(ctx context.Context, cli *client.Client, id string, ours fu
 	for _, img := range list.Items {
 		byID[img.ID] = img
 	}
+	// An untagged image is listed as "<none>:<none>" by older engines.
+	shared := func(img image.Summary) bool {
+		return slices.ContainsFunc(img.RepoTags, func(t string) bool { return t != "<none>:<none>" && !ours(t) })
+	}
+	if shared(byID[id]) {
+		return nil // a shared image given one of our names: its parents are not ours
+	}
 	var chain []string
 	for p := byID[id].ParentID; p != ""; p = byID[p].ParentID {
 		img, ok := byID[p]
-		// An untagged image is listed as "<none>:<none>" by older engines.
-		if !ok || slices.ContainsFunc(img.RepoTags, func(t string) bool { return t != "<none>:<none>" && !ours(t) }) {
+		if !ok || shared(img) {
 			break
 		}
 		chain = append(chain, p)
