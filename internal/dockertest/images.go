@@ -33,8 +33,10 @@ func ProjectImagePrefixes(name string) []string {
 // An image that still has other names (a shared base image a test tagged as its own)
 // keeps them. It watches the engine's tag events from now on (Compose v1 and the
 // Engine API send one per tag; v2's BuildKit builds send none on Engine 20.10, hence
-// the label), so call it before anything is built. The test fails if one of
-// them is still there after the removal (a container still using it, for example).
+// the label), so call it before anything is built. The untagged parent layers of a
+// classic build go too. The test fails if one of them cannot be removed (a container
+// still uses it), except an image that another build reused from the cache and built
+// on: that one stays for its other owner, and the test log names it.
 //
 // Register it before the project's containers are removed (t.Cleanup runs in
 // reverse): images in use cannot be removed. NewComposeProject calls it.
