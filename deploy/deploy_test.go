@@ -128,6 +128,9 @@ func observeAll(t *testing.T, m *metrics.Metrics) {
 	t.Helper()
 	v := reflect.ValueOf(m).Elem()
 	for i := range v.NumField() {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
 		field := v.Type().Field(i).Name
 		var err error
 		switch vec := v.Field(i).Interface().(type) {

@@ -30,6 +30,7 @@ func TestDeployPlainContainer(t *testing.T) {
 	cli := dockertest.Client(t)
 	base := dockertest.BuildAppImage(t)
 	name := dockertest.UniqueName(t, "plain")
+	dockertest.RemoveImagesWhenDone(t, cli, name) // rebuilds and rollback tags
 	ref := name + "-img:latest"
 	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: base, Target: ref}); err != nil {
 		t.Fatal(err)

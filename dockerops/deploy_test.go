@@ -65,6 +65,7 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 		t.Skip("no Compose tool")
 	}
 	name := dockertest.UniqueName(t, "dep")
+	dockertest.RemoveImagesWhenDone(t, cli, name) // builds a rollback left untagged, too
 	ws, prod := t.TempDir(), t.TempDir()
 	files := map[string]string{
 		"docker-compose.yml": strings.NewReplacer("{{name}}", name, "{{image}}", image).Replace(composeTemplate),

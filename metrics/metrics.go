@@ -22,7 +22,7 @@ type Metrics struct {
 	// OperationsInFlight counts operations running now.
 	OperationsInFlight *prometheus.GaugeVec
 	// DeploymentsTotal counts deploys by outcome: success, failed_rolled_back,
-	// rollback_failed, nothing_to_do.
+	// rollback_failed, nothing_to_do, cancelled (DeployOutcomes).
 	DeploymentsTotal *prometheus.CounterVec
 	// DeployStageDuration times each deploy stage.
 	DeployStageDuration *prometheus.HistogramVec
@@ -34,6 +34,9 @@ type Metrics struct {
 	HTTPRequests *prometheus.CounterVec
 	// BuildInfo is always 1 and carries the version labels.
 	BuildInfo *prometheus.GaugeVec
+
+	// projectNames lists the projects whose series are made at 0 (TrackProjects).
+	projectNames projectNamesFunc
 }
 
 // operationBuckets span a few milliseconds (status) to minutes (a deploy with a build).
@@ -43,7 +46,9 @@ var operationBuckets = []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5
 func New(reg prometheus.Registerer, version string) *Metrics {
 	f := promauto.With(reg)
 	m := &Metrics{
-		OperationDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+		// Registered below through projectSeries, which makes each tracked project's
+		// series at 0 before collecting.
+		OperationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scar_operation_duration_seconds",
 			Help:    "Duration of scar operations (status, logs, restart, deploy, rollback).",
 			Buckets: operationBuckets,
@@ -52,9 +57,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "scar_operations_in_flight",
 			Help: "Operations running now.",
 		}, []string{"operation"}),
-		DeploymentsTotal: f.NewCounterVec(prometheus.CounterOpts{
+		DeploymentsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scar_deployments_total",
-			Help: "Deploys by project and outcome (success, failed_rolled_back, rollback_failed, nothing_to_do).",
+			Help: "Deploys by project and outcome (success, failed_rolled_back, rollback_failed, nothing_to_do, cancelled).",
 		}, []string{"project", "outcome"}),
 		DeployStageDuration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scar_deploy_stage_duration_seconds",
@@ -78,6 +83,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "Always 1; labels carry scar's version and the Go version.",
 		}, []string{"version", "goversion"}),
 	}
+	reg.MustRegister(projectSeries{m})
 	goVersion := "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion

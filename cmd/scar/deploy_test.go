@@ -26,6 +26,7 @@ func TestRESTDeployFlow(t *testing.T) {
 		t.Skip("no Compose tool")
 	}
 	name := dockertest.UniqueName(t, "rest")
+	dockertest.RemoveImagesWhenDone(t, dockertest.Client(t), name) // its own image name and rollback tags
 	ws, prod := t.TempDir(), t.TempDir()
 	files := map[string]string{
 		"docker-compose.yml": fmt.Sprintf("services:\n  web:\n    build: .\n    image: %s-web:latest\n    environment:\n      CONTENT_FILE: /srv/content/index.txt\n    ports:\n      - \"127.0.0.1::8000\"\n    volumes:\n      - ./content:/srv/content:ro\n", name),

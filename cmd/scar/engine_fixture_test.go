@@ -60,6 +60,7 @@ func newFaultProject(t *testing.T, prefix string) *faultProject {
 		t.Skip("no Compose tool")
 	}
 	f := &faultProject{name: dockertest.UniqueName(t, prefix), ws: t.TempDir(), prod: t.TempDir(), image: image, cli: cli, compose: compose}
+	dockertest.RemoveImagesWhenDone(t, cli, f.name) // its own image name, rollback tags, builds a rollback untagged
 	files := map[string]string{
 		"docker-compose.yml": fmt.Sprintf(faultCompose, f.name, image),
 		"Dockerfile":         "FROM " + image + "\nCOPY baked.txt /srv/baked.txt\n",
@@ -171,6 +172,7 @@ func newPlainProject(t *testing.T) *plainProject {
 	cli := dockertest.Client(t)
 	base := dockertest.BuildAppImage(t)
 	p := &plainProject{name: dockertest.UniqueName(t, "plain"), ws: t.TempDir(), prod: t.TempDir(), cli: cli}
+	dockertest.RemoveImagesWhenDone(t, cli, p.name)
 	p.ref = p.name + "-img:latest"
 	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: base, Target: p.ref}); err != nil {
 		t.Fatal(err)

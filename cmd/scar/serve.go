@@ -62,6 +62,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, currentVersion())
+	m.TrackProjects(projectStore.Names) // every project's series at 0, also after a reload
 
 	ops := dockerops.New(docker, projectStore, m, logger,
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost), dockerops.ComposeEnviron(cfg.environ))),

@@ -72,7 +72,8 @@ type ComposeProject struct {
 
 // NewComposeProject writes composeYAML to a temporary directory, brings it up with
 // `<compose> -p <unique name> up -d` and takes it down with volumes and orphans when
-// the test ends, force-removing whatever still carries the project's label. The
+// the test ends, force-removing whatever still carries the project's label, then
+// removing the images it built or tagged (RemoveImagesWhenDone). The
 // project name is UniqueName(tb, prefix). It skips like Client without a Compose tool.
 func NewComposeProject(tb testing.TB, prefix, composeYAML string) *ComposeProject {
 	tb.Helper()
@@ -81,6 +82,7 @@ func NewComposeProject(tb testing.TB, prefix, composeYAML string) *ComposeProjec
 		unavailable(tb, "no Compose tool: neither `docker compose` nor docker-compose works and %s is unset", ComposeCommandEnv)
 	}
 	p := &ComposeProject{Name: UniqueName(tb, prefix), Dir: tb.TempDir()}
+	RemoveImagesWhenDone(tb, cli, p.Name)
 	p.File = filepath.Join(p.Dir, "docker-compose.yml")
 	if err := os.WriteFile(p.File, []byte(composeYAML), 0o644); err != nil {
 		tb.Fatalf("write compose file: %v", err)
