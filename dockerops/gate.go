@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/scar-dev/scar/projects"
 )
 
-// gate waits until every container of the deploy's targets runs — and stays running,
-// not restarting in a loop — and, with a health check, is healthy; then, with a
-// health_url, until that URL answers 2xx. It returns the containers it checked and, on
-// failure, the one that failed.
+// gate waits until every container of the deploy's targets is ready, for at most the
+// project's health_timeout, then, with a health_url, until that URL answers 2xx. A
+// service must run, stay running (not exit, not restart in a loop) and, with a health
+// check, be healthy; a job — a container that had completed as one before the deploy
+// (see readiness.go) — must exit 0, as with Compose's service_completed_successfully.
+// A failure names its true cause. It returns, on failure, the container that failed.
 func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan, progress Progress) (failed *member, err error) {
 	timeout := p.HealthTimeout
 	if timeout <= 0 {
@@ -29,6 +32,7 @@ func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan,
 			checks = append(checks, m)
 		}
 	}
+	before := dp.completedBefore()
 	deadline := time.Now().Add(timeout)
 	type outcome struct {
 		m   *member
@@ -41,13 +45,16 @@ func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan,
 				results <- outcome{m, errors.New("container is gone")}
 				return
 			}
-			var r ContainerResult
-			err := s.waitReady(ctx, m.summary.ID, time.Until(deadline), true, &r)
-			if err == nil {
-				err = s.settle(ctx, m.summary.ID, timeout)
+			want := runOrComplete
+			if job, known := before[dp.key(m)]; known && job {
+				want = mustComplete
+			} else if known {
+				want = mustRun
 			}
+			var r ContainerResult
+			err := s.await(ctx, m.summary.ID, want, time.Until(deadline), &r)
 			if err == nil {
-				progress(Event{Time: s.now(), Stage: StageHealth, Container: m.name, Message: "running" + healthNote(r.Health)})
+				progress(Event{Time: s.now(), Stage: StageHealth, Container: m.name, Message: r.Condition})
 			}
 			results <- outcome{m, err}
 		}()
@@ -70,38 +77,29 @@ func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan,
 	return nil, nil
 }
 
-func healthNote(h string) string {
-	if h == HealthHealthy {
-		return ", healthy"
+// key is what the plan names a container by: its Compose service, or its name.
+func (d *dockerPlan) key(m *member) string {
+	if d.compose {
+		return m.service
 	}
-	return ""
+	return m.name
 }
 
-// settle watches a running container without a health check for a moment: one that
-// exits right after starting, or that its restart policy restarts in a loop, must not
-// pass the gate because it was caught running once.
-func (s *Service) settle(ctx context.Context, id string, timeout time.Duration) error {
-	first, err := s.inspect(ctx, id)
-	if err != nil {
-		return err
+// completedBefore tells, for each service (or plain container) the deploy recreates
+// or restarts, whether it was a completed job when the plan was made: every one of
+// its containers had exited 0. What the gate does not find here is new to it.
+func (d *dockerPlan) completedBefore() map[string]bool {
+	out := make(map[string]bool)
+	for _, m := range append(slices.Clone(d.recreate), d.restart...) {
+		if !m.found() {
+			continue
+		}
+		code, exited := exitCodeOf(m.summary)
+		k := d.key(m)
+		job, seen := out[k]
+		out[k] = (job || !seen) && exited && code == 0
 	}
-	if first.State == nil || first.State.Health != nil {
-		return nil // a passing health check has watched it already
-	}
-	window := min(2*time.Second, timeout/4)
-	select {
-	case <-time.After(window):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	now, err := s.inspect(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !now.State.Running || now.State.Restarting || now.RestartCount != first.RestartCount || now.State.StartedAt != first.State.StartedAt {
-		return fmt.Errorf("did not stay running (state %s, exit code %d, restarts %d)", now.State.Status, now.State.ExitCode, now.RestartCount)
-	}
-	return nil
+	return out
 }
 
 // waitURL polls url until it answers 2xx or timeout passes.
