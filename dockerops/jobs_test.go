@@ -53,12 +53,19 @@ func TestStatusShowsJobsAndStoppedContainers(t *testing.T) {
 	}{
 		{"migrate", "exited", "completed (exit 0)", true, false, 0},
 		{"seed", "exited", "failed (exit 2)", true, false, 2},
-		{"oom", "exited", "failed (exit 137, OOM killed)", true, true, 137},
+		{"oom", "exited", "failed (exit 137, ", true, true, 137},
 		{"web", "exited", "exited (code 0)", false, false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {
 			c := got[dockertest.V2Name(cp, tc.service, 1)]
+			if tc.oom && !c.OOMKilled {
+				// Engine 20.10 can miss the flag (see oomNote); the memory limit still tells.
+				tc.oom, tc.condition = false, "failed (exit 137, killed: likely out of memory)"
+			}
+			if tc.oom && c.Condition != "failed (exit 137, OOM killed)" {
+				t.Errorf("condition %q, want failed (exit 137, OOM killed)", c.Condition)
+			}
 			if (tc.state != "" && c.State != tc.state) || !strings.HasPrefix(c.Condition, tc.condition) || c.Job != tc.job || c.OOMKilled != tc.oom || c.ExitCode != tc.exitCode {
 				t.Errorf("got state %q condition %q job %v oom %v exit %d, want %q %q… %v %v %d",
 					c.State, c.Condition, c.Job, c.OOMKilled, c.ExitCode, tc.state, tc.condition, tc.job, tc.oom, tc.exitCode)

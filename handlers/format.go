@@ -88,9 +88,14 @@ func containerOK(c dockerops.ContainerStatus) bool {
 
 func jobCompleted(c dockerops.ContainerStatus) bool { return c.Job && c.ExitCode == 0 && !c.OOMKilled }
 
-// exitNote is ", OOM killed" for a container the kernel killed for memory.
+// exitNote says why a stopped container stopped beyond its code, as its condition
+// does: ", OOM killed", ", killed: likely out of memory".
 func exitNote(c dockerops.ContainerStatus) string {
-	if c.OOMKilled {
+	_, rest, ok := strings.Cut(c.Condition, fmt.Sprintf(" %d, ", c.ExitCode))
+	switch {
+	case ok && strings.HasSuffix(rest, ")"):
+		return ", " + strings.TrimSuffix(rest, ")")
+	case c.OOMKilled:
 		return ", OOM killed"
 	}
 	return ""
@@ -118,7 +123,7 @@ func (b *Bot) formatStatus(st *dockerops.ProjectStatus) *reply {
 		case jobCompleted(c):
 			r.add("✅ Job: Completed (exit 0)")
 		case c.Job:
-			r.add("❌ Job: <b>Failed</b> (exit %d%s)", c.ExitCode, exitNote(c))
+			r.add("❌ Job: <b>Failed</b> (exit %d%s)", c.ExitCode, esc(exitNote(c)))
 		}
 		switch c.State {
 		case dockerops.StateNotFound:
@@ -132,7 +137,7 @@ func (b *Bot) formatStatus(st *dockerops.ProjectStatus) *reply {
 			r.add("⏸️ Status: Paused")
 		case "exited", "dead":
 			if !c.Job {
-				r.add("❌ Status: %s (exit code %d%s)", esc(capitalize(c.State)), c.ExitCode, exitNote(c))
+				r.add("❌ Status: %s (exit code %d%s)", esc(capitalize(c.State)), c.ExitCode, esc(exitNote(c)))
 			}
 		default:
 			r.add("❌ Status: %s", esc(capitalize(clip(c.State, maxDynamic))))

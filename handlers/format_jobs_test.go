@@ -19,7 +19,9 @@ func TestStatusShowsJobsAndTheTrueCause(t *testing.T) {
 		st.Containers[0].Condition = "running, unhealthy; last check: app: health: 500 <Internal>"
 		st.Containers[1] = dockerops.ContainerStatus{Name: "po-migrate-1", State: "exited", Job: true, Health: dockerops.HealthNone, Condition: "completed (exit 0)"}
 		st.Containers[2] = dockerops.ContainerStatus{Name: "po-seed-1", State: "exited", Job: true, ExitCode: 137, OOMKilled: true, Health: dockerops.HealthNone, Condition: "failed (exit 137, OOM killed)"}
-		st.Containers = append(st.Containers, dockerops.ContainerStatus{Name: "po-web-1", State: "exited", ExitCode: 3, Health: dockerops.HealthNone, Condition: "exited (code 3)"})
+		st.Containers = append(st.Containers,
+			dockerops.ContainerStatus{Name: "po-web-1", State: "exited", ExitCode: 3, Health: dockerops.HealthNone, Condition: "exited (code 3)"},
+			dockerops.ContainerStatus{Name: "po-worker-1", State: "exited", ExitCode: 137, Health: dockerops.HealthNone, Condition: "exited (code 137, killed: likely out of memory)"})
 		return st, nil
 	}
 	h.send(admin.ID, admin, "/docker_status")
@@ -29,7 +31,8 @@ func TestStatusShowsJobsAndTheTrueCause(t *testing.T) {
 		"po-migrate-1\n✅ Job: Completed (exit 0)\n\n",
 		"po-seed-1\n❌ Job: Failed (exit 137, OOM killed)\n",
 		"po-web-1\n❌ Status: Exited (exit code 3)\n",
-		"⚠️ 3 of 4 containers need attention: backend, po-seed-1, po-web-1",
+		"po-worker-1\n❌ Status: Exited (exit code 137, killed: likely out of memory)\n",
+		"⚠️ 4 of 5 containers need attention: backend, po-seed-1, po-web-1, po-worker-1",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("status lacks %q\n--- got:\n%s", want, got)
