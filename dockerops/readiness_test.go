@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/projects"
 )
@@ -95,5 +97,77 @@ func TestRestartNamesTheTrueCause(t *testing.T) {
 			}
 			checkCause(t, res.Containers[0].Error, took, tc.timeout, tc.want, tc.notWant)
 		})
+	}
+}
+
+func TestJudgeAndCondition(t *testing.T) {
+	inspected := func(policy string, st container.State, restarts int) *container.InspectResponse {
+		if st.Health == nil {
+			st.Health = &container.Health{Status: HealthNone}
+		}
+		return &container.InspectResponse{State: &st, RestartCount: restarts,
+			HostConfig: &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)}}}
+	}
+	exitedWith := func(code int) container.State {
+		// Engine 20.10 leaves a stopped container "unhealthy".
+		return container.State{Status: container.StateExited, ExitCode: code, Health: &container.Health{Status: HealthUnhealthy}}
+	}
+	running := func(h string) container.State {
+		return container.State{Status: container.StateRunning, Running: true, Health: &container.Health{Status: container.HealthStatus(h)}}
+	}
+	tests := []struct {
+		name      string
+		c         *container.InspectResponse
+		want      expectation
+		verdict   verdict
+		cause     string
+		condition string
+	}{
+		{"completed job", inspected("no", exitedWith(0), 0), mustComplete, completed, "", "completed (exit 0)"},
+		{"failed job", inspected("on-failure", exitedWith(2), 0), mustComplete, failed, "failed (exit 2)", "failed (exit 2)"},
+		{"job at work, its inherited check failing", inspected("no", running(HealthUnhealthy), 0), mustComplete, waiting, "", "running, unhealthy"},
+		{"a completed job that now passes its check is a service", inspected("no", running(HealthHealthy), 0), mustComplete, up, "", "running, healthy"},
+		{"a completed job whose policy now keeps it running", inspected("always", exitedWith(0), 0), mustComplete, failed, "exited with code 0", "exited (code 0)"},
+		{"service that exits 0", inspected("no", exitedWith(0), 0), mustRun, failed, "exited with code 0", "completed (exit 0)"},
+		{"new container that exits 0 under policy no", inspected("", exitedWith(0), 0), runOrComplete, completed, "", "completed (exit 0)"},
+		{"new container that exits 0 under unless-stopped", inspected("unless-stopped", exitedWith(0), 0), runOrComplete, failed, "exited with code 0", "exited (code 0)"},
+		{"exited before unhealthy", inspected("no", exitedWith(3), 0), mustRun, failed, "exited with code 3", "failed (exit 3)"},
+		{"restarting in a loop", inspected("always", container.State{Status: container.StateRestarting, Running: true, Restarting: true, ExitCode: 3}, 2), mustRun, failed,
+			"restarting in a loop: restarted 2 times, last exit code 3", "restarting (2 restarts, last exit code 3)"},
+		{"between two runs", inspected("always", container.State{Status: container.StateRestarting, Running: true, Restarting: true, ExitCode: 3}, 1), mustRun, waiting, "", "restarting (1 restart, last exit code 3)"},
+		{"unhealthy", inspected("always", running(HealthUnhealthy), 0), mustRun, failed, "unhealthy: its health check failed 0 times in a row", "running, unhealthy"},
+		{"starting", inspected("always", running(HealthStarting), 0), mustRun, waiting, "", "running, health check starting"},
+		{"no health check", inspected("always", running(""), 0), mustRun, up, "", "running"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := judge(tc.c, tc.want, 0)
+			if v != tc.verdict || (err == nil) != (tc.cause == "") || (err != nil && err.Error() != tc.cause) {
+				t.Errorf("judge = %v, %v; want %v, %q", v, err, tc.verdict, tc.cause)
+			}
+			if got := condition(tc.c); got != tc.condition {
+				t.Errorf("condition = %q, want %q", got, tc.condition)
+			}
+		})
+	}
+}
+
+func TestExitCodeOf(t *testing.T) {
+	tests := []struct {
+		state  container.ContainerState
+		status string
+		code   int
+		ok     bool
+	}{
+		{container.StateExited, "Exited (0) 3 minutes ago", 0, true},
+		{container.StateExited, "Exited (137) About an hour ago", 137, true},
+		{container.StateRunning, "Up 2 minutes (healthy)", 0, false},
+		{container.StateExited, "Exited", 0, false},
+	}
+	for _, tc := range tests {
+		code, ok := exitCodeOf(&container.Summary{State: tc.state, Status: tc.status})
+		if code != tc.code || ok != tc.ok {
+			t.Errorf("%s %q: %d %v, want %d %v", tc.state, tc.status, code, ok, tc.code, tc.ok)
+		}
 	}
 }
