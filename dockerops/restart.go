@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/scar-dev/scar/projects"
@@ -75,8 +74,9 @@ func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartR
 				case <-ctx.Done():
 				}
 			}
-			report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: "restarting"})
-			r := s.restartOne(ctx, m, timeout)
+			r := s.restartOne(ctx, m, len(req.Containers) > 0, timeout, func() {
+				report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: "restarting"})
+			})
 			results[i] = r
 			report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: resultMessage(r), Result: &r})
 		})
@@ -90,10 +90,13 @@ func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartR
 	return res, nil
 }
 
-// restartOne restarts one container and waits for it to be back.
-func (s *Service) restartOne(ctx context.Context, m *member, timeout time.Duration) ContainerResult {
+// restartOne restarts one container and waits for it to be back. A completed job is
+// left alone unless it was named (see readiness.go for what a job is); a job that
+// runs again must exit 0.
+// starting runs when the restart begins (not for a job left alone).
+func (s *Service) restartOne(ctx context.Context, m *member, named bool, timeout time.Duration, starting func()) ContainerResult {
 	start := time.Now()
-	r := ContainerResult{Name: m.name, State: StateNotFound, Health: HealthNone}
+	r := ContainerResult{Name: m.name, State: StateNotFound, Health: HealthNone, Condition: condition(nil)}
 	finish := func(err error) ContainerResult {
 		r.OK = err == nil
 		if err != nil {
@@ -103,87 +106,28 @@ func (s *Service) restartOne(ctx context.Context, m *member, timeout time.Durati
 		return r
 	}
 	if !m.found() {
+		starting()
 		return finish(errors.New("no such container"))
 	}
+	before, err := s.inspect(ctx, m.summary.ID)
+	if err != nil && !isNotFound(err) {
+		return finish(fmt.Errorf("inspect: %w", err))
+	}
+	want := mustRun
+	switch {
+	case completedJob(before) && !named:
+		r.State, r.Health, r.Condition, r.Job, r.Skipped = string(before.State.Status), HealthNone, condition(before), true, true
+		return finish(nil)
+	case completedJob(before):
+		want = mustComplete
+	case isJob(before):
+		want = runOrComplete // a failed job, or a service that crashed: either may pass
+	}
+	starting()
 	if _, err := s.docker.ContainerRestart(ctx, m.summary.ID, client.ContainerRestartOptions{}); err != nil {
 		return finish(fmt.Errorf("restart: %w", engineError(err)))
 	}
-	return finish(s.waitReady(ctx, m.summary.ID, timeout, false, &r))
-}
-
-// waitReady polls the container until it runs and, with a health check, is healthy.
-// It gives up at once when the container stops (unless the engine is restarting it
-// by its restart policy), and with failUnhealthy when the engine has declared it
-// unhealthy (its check failed retries times in a row), else after timeout. r follows
-// the last state seen.
-func (s *Service) waitReady(ctx context.Context, id string, timeout time.Duration, failUnhealthy bool, r *ContainerResult) error {
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(s.pollInterval)
-	defer tick.Stop()
-	var last *container.State
-	for {
-		c, err := s.inspect(wctx, id)
-		switch {
-		case err == nil && c.State == nil:
-			// Not seen from an engine; look again.
-		case err == nil:
-			last = c.State
-			r.State, r.Health = string(c.State.Status), health(c.State)
-			if c.State.Running && !c.State.Restarting && (r.Health == HealthNone || r.Health == HealthHealthy) {
-				return nil
-			}
-			if failUnhealthy && r.Health == HealthUnhealthy {
-				return unhealthy(c.State)
-			}
-			if !c.State.Running && !c.State.Restarting {
-				return fmt.Errorf("%s with code %d%s", c.State.Status, c.State.ExitCode, suffix(c.State.Error))
-			}
-		case isNotFound(err):
-			r.State = StateNotFound
-			return errors.New("container disappeared while restarting")
-		case wctx.Err() == nil:
-			return fmt.Errorf("inspect: %w", err)
-		}
-		select {
-		case <-tick.C:
-		case <-wctx.Done():
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("waiting for the container: %w", err)
-			}
-			return notReady(last, timeout)
-		}
-	}
-}
-
-// notReady says why a container was not back in time, with its last health check's
-// output when that failed.
-func notReady(st *container.State, timeout time.Duration) error {
-	switch {
-	case st == nil:
-		return fmt.Errorf("no answer from the engine within %s", timeout)
-	case !st.Running || st.Restarting:
-		return fmt.Errorf("not running within %s (state %s)", timeout.Round(time.Second), st.Status)
-	}
-	msg := fmt.Sprintf("not healthy within %s (health %s", timeout.Round(time.Second), health(st))
-	if h := st.Health; h != nil && len(h.Log) > 0 {
-		if out := strings.TrimSpace(h.Log[len(h.Log)-1].Output); out != "" {
-			msg += "; last check: " + truncate(out, 200)
-		}
-	}
-	return errors.New(msg + ")")
-}
-
-// unhealthy says that the engine declared a container unhealthy, with its last
-// health check's output.
-func unhealthy(st *container.State) error {
-	msg := fmt.Sprintf("unhealthy: its health check failed %d times in a row", st.Health.FailingStreak)
-	if h := st.Health; len(h.Log) > 0 {
-		if out := strings.TrimSpace(h.Log[len(h.Log)-1].Output); out != "" {
-			msg += "; last check: " + truncate(out, 200)
-		}
-	}
-	return errors.New(msg)
+	return finish(s.await(ctx, m.summary.ID, want, timeout, &r))
 }
 
 // dependencies returns, for each target, the indices of the targets it must wait
@@ -264,10 +208,14 @@ func serialize(progress Progress) Progress {
 }
 
 func resultMessage(r ContainerResult) string {
-	if !r.OK {
+	switch {
+	case !r.OK:
 		return "failed: " + r.Error
-	}
-	if r.Health == HealthHealthy {
+	case r.Skipped:
+		return r.Condition + ", left alone"
+	case r.Condition != "":
+		return r.Condition
+	case r.Health == HealthHealthy:
 		return "running, healthy"
 	}
 	return "running"

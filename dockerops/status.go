@@ -118,19 +118,23 @@ func (s *Service) inspect(ctx context.Context, id string) (*container.InspectRes
 
 func containerStatus(m *member, c *container.InspectResponse, now time.Time) ContainerStatus {
 	cs := ContainerStatus{
-		Name:    m.name,
-		Service: m.service,
-		State:   StateNotFound,
-		Health:  HealthNone,
-		Ports:   []string{},
-		Primary: m.primary,
+		Name:      m.name,
+		Service:   m.service,
+		State:     StateNotFound,
+		Health:    HealthNone,
+		Condition: condition(nil),
+		Ports:     []string{},
+		Primary:   m.primary,
 	}
 	if c == nil || c.State == nil {
 		return cs
 	}
 	cs.ID = shortID(c.ID)
 	cs.State = string(c.State.Status)
-	cs.Health = health(c.State)
+	cs.Health = observedHealth(c.State)
+	cs.Condition = condition(c)
+	cs.Job = isJob(c)
+	cs.OOMKilled = c.State.OOMKilled
 	cs.ExitCode = c.State.ExitCode
 	cs.RestartCount = c.RestartCount
 	cs.ImageID = c.Image

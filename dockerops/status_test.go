@@ -74,7 +74,8 @@ func TestStatusReportsEachContainerState(t *testing.T) {
 		{name: cp + "-web-1", state: "running", health: HealthHealthy, uptime: 90, ports: webPorts, primary: true},
 		{name: cp + "-slow-1", state: "running", health: HealthStarting, ports: []string{"8000/tcp"}},
 		{name: cp + "-sick-1", state: "running", health: HealthUnhealthy, ports: []string{"8000/tcp"}},
-		{name: cp + "-done-1", state: "exited", health: HealthUnhealthy, exitCode: 3, ports: []string{}},
+		// Engine 20.10 calls it unhealthy; stopped, it has no health to speak of.
+		{name: cp + "-done-1", state: "exited", health: HealthNone, exitCode: 3, ports: []string{}},
 		{name: cp + "-plain-1", state: "running", health: HealthNone, ports: []string{"8000/tcp"}},
 		{name: "ghost", state: StateNotFound, health: HealthNone, ports: []string{}},
 	}

@@ -23,11 +23,23 @@ const StateNotFound = "not_found"
 
 // ContainerStatus is one container's state in a status answer.
 type ContainerStatus struct {
-	Name          string    `json:"name"`
-	ID            string    `json:"id,omitempty"`
-	Service       string    `json:"service,omitempty"`
-	State         string    `json:"state"` // running, exited, restarting, paused, created, dead, not_found
-	Health        string    `json:"health"`
+	Name    string `json:"name"`
+	ID      string `json:"id,omitempty"`
+	Service string `json:"service,omitempty"`
+	State   string `json:"state"` // running, exited, restarting, paused, created, dead, not_found
+	// Health is the health check's verdict while the container runs; "none" when it
+	// has no check or is not running (the engine's "unhealthy" of a stopped container
+	// says nothing about its health).
+	Health string `json:"health"`
+	// Condition says in a few words what state, health and exit code add up to:
+	// "running, healthy", "exited (code 3)", "exited (code 137, OOM killed)",
+	// "restarting (5 restarts, last exit code 1)", "completed (exit 0)", "failed (exit 2)".
+	Condition string `json:"condition"`
+	// Job is set for a one-shot job: a container that has exited under a restart
+	// policy that lets it stay stopped ("no", the default, or "on-failure").
+	Job bool `json:"job"`
+	// OOMKilled is set when the kernel killed the container's last run for memory.
+	OOMKilled     bool      `json:"oom_killed"`
 	StartedAt     time.Time `json:"started_at,omitzero"`
 	UptimeSeconds int64     `json:"uptime_seconds"`
 	RestartCount  int       `json:"restart_count"`
@@ -98,6 +110,12 @@ type ContainerResult struct {
 	Health     string  `json:"health"`
 	Error      string  `json:"error,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	// Condition is the container's condition when its wait ended (see ContainerStatus).
+	Condition string `json:"condition,omitempty"`
+	// Job is set when the container is a one-shot job: it passes by exiting 0.
+	Job bool `json:"job,omitempty"`
+	// Skipped is set when a restart of the whole project left a completed job alone.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // RestartResult is the answer of Restart.

@@ -266,6 +266,12 @@ func resultLine(r dockerops.ContainerResult) string {
 		}
 		return fmt.Sprintf("❌ %s: %s", name, esc(clip(detail, maxDynamic)))
 	}
+	switch {
+	case r.Skipped:
+		return fmt.Sprintf("⏭️ %s: %s, left alone", name, esc(r.Condition))
+	case r.Job:
+		return fmt.Sprintf("✅ %s ran again: %s (%s)", name, esc(r.Condition), esc(seconds(r.DurationMS)))
+	}
 	how := seconds(r.DurationMS)
 	if r.Health != "" && r.Health != dockerops.HealthNone {
 		how = r.Health + ", " + how

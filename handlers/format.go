@@ -80,9 +80,25 @@ func duration(d time.Duration) string {
 // seconds renders milliseconds as "2.1s".
 func seconds(ms float64) string { return fmt.Sprintf("%.1fs", ms/1000) }
 
-// containerOK reports whether a container is as it should be: running and not unhealthy.
+// containerOK reports whether a container is as it should be: running and not
+// unhealthy, or a one-shot job that completed.
 func containerOK(c dockerops.ContainerStatus) bool {
-	return c.State == "running" && c.Health != dockerops.HealthUnhealthy
+	return (c.State == "running" && c.Health != dockerops.HealthUnhealthy) || jobCompleted(c)
+}
+
+func jobCompleted(c dockerops.ContainerStatus) bool { return c.Job && c.ExitCode == 0 && !c.OOMKilled }
+
+// exitNote says why a stopped container stopped beyond its code, as its condition
+// does: ", OOM killed", ", killed: likely out of memory".
+func exitNote(c dockerops.ContainerStatus) string {
+	_, rest, ok := strings.Cut(c.Condition, fmt.Sprintf(" %d, ", c.ExitCode))
+	switch {
+	case ok && strings.HasSuffix(rest, ")"):
+		return ", " + strings.TrimSuffix(rest, ")")
+	case c.OOMKilled:
+		return ", OOM killed"
+	}
+	return ""
 }
 
 // formatStatus lays out a project's status as the seed did.
@@ -103,6 +119,12 @@ func (b *Bot) formatStatus(st *dockerops.ProjectStatus) *reply {
 		if !containerOK(c) {
 			troubled = append(troubled, c.Name)
 		}
+		switch {
+		case jobCompleted(c):
+			r.add("✅ Job: Completed (exit 0)")
+		case c.Job:
+			r.add("❌ Job: <b>Failed</b> (exit %d%s)", c.ExitCode, esc(exitNote(c)))
+		}
 		switch c.State {
 		case dockerops.StateNotFound:
 			r.add("❓ Status: Not found (listed in the projects file, but no such container)")
@@ -114,16 +136,23 @@ func (b *Bot) formatStatus(st *dockerops.ProjectStatus) *reply {
 		case "paused":
 			r.add("⏸️ Status: Paused")
 		case "exited", "dead":
-			r.add("❌ Status: %s (exit code %d)", esc(capitalize(c.State)), c.ExitCode)
+			if !c.Job {
+				r.add("❌ Status: %s (exit code %d%s)", esc(capitalize(c.State)), c.ExitCode, esc(exitNote(c)))
+			}
 		default:
 			r.add("❌ Status: %s", esc(capitalize(clip(c.State, maxDynamic))))
 		}
-		switch c.Health {
-		case dockerops.HealthHealthy:
+		// A container that does not run has no health to speak of.
+		switch {
+		case c.State != "running" && c.State != "paused":
+		case c.Health == dockerops.HealthHealthy:
 			r.add("💚 Health: Healthy")
-		case dockerops.HealthUnhealthy:
+		case c.Health == dockerops.HealthUnhealthy:
 			r.add("💔 Health: <b>Unhealthy</b>")
-		case dockerops.HealthStarting:
+			if _, check, ok := strings.Cut(c.Condition, "; last check: "); ok {
+				r.add("🩺 Last check: %s", esc(clip(check, maxDynamic)))
+			}
+		case c.Health == dockerops.HealthStarting:
 			r.add("🟡 Health: Starting")
 		default:
 			r.add("⚪ Health: no health check")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,10 @@ type ContainerSpec struct {
 	Healthcheck *container.HealthConfig
 	// NoStart leaves the container created but not started.
 	NoStart bool
+	// RestartPolicy is the engine's restart policy ("always", "on-failure:2", ...); "" is none.
+	RestartPolicy string
+	// MemoryMiB limits the container's memory (and memory plus swap) to this many MiB; 0 is no limit.
+	MemoryMiB int64
 }
 
 // RunContainer creates and starts a container and force-removes it when the test ends.
@@ -75,7 +80,19 @@ func RunContainer(tb testing.TB, cli *client.Client, spec ContainerSpec) string 
 		Tty:         spec.Tty,
 		Healthcheck: spec.Healthcheck,
 	}
-	host := &container.HostConfig{}
+	policy, retries, _ := strings.Cut(spec.RestartPolicy, ":")
+	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)}}
+	if retries != "" {
+		n, err := strconv.Atoi(retries)
+		if err != nil {
+			tb.Fatalf("container %s: restart policy %q: %v", spec.Name, spec.RestartPolicy, err)
+		}
+		host.RestartPolicy.MaximumRetryCount = n
+	}
+	if spec.MemoryMiB > 0 {
+		host.Memory = spec.MemoryMiB << 20
+		host.MemorySwap = host.Memory
+	}
 	if len(spec.Publish) > 0 {
 		cfg.ExposedPorts = network.PortSet{}
 		host.PortBindings = network.PortMap{}

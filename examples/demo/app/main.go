@@ -14,6 +14,13 @@
 //	LOG_RAW_HEX     bytes, in hex, written at start to stdout as one more line, as
 //	                they are: for tests of output that is not valid UTF-8
 //	EXIT_AT_START   "1": exit at once with code 3
+//	EXIT_CODE       run as a one-shot job: write the start lines, wait RUN_FOR, then
+//	                exit with this code instead of serving
+//	EXIT_CODE_FILE  as EXIT_CODE, the code read from this file (a job's bind-mounted
+//	                input); it wins over EXIT_CODE when both are set
+//	RUN_FOR         how long a job runs before it exits (0s), e.g. "2s"
+//	ALLOCATE_MIB    MiB of memory allocated and touched at start and held while
+//	                serving: under a lower memory limit the kernel kills the app
 package main
 
 import (
@@ -27,7 +34,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -71,10 +80,75 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err := writeStartLines(getenv, stdout, stderr); err != nil {
 		return err
 	}
+	if code, isJob, err := jobExitCode(getenv); err != nil {
+		return err
+	} else if isJob {
+		return runJob(getenv, code, stdout)
+	}
+	held, err := allocate(getenv)
+	if err != nil {
+		return err
+	}
+	defer runtime.KeepAlive(held)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return serve(ctx, net.JoinHostPort("", port), newHandler(getenv))
+}
+
+// jobExitCode is the code a one-shot job exits with, from EXIT_CODE_FILE or
+// EXIT_CODE; isJob is false when neither is set.
+func jobExitCode(getenv func(string) string) (code int, isJob bool, err error) {
+	v, from := getenv("EXIT_CODE"), "EXIT_CODE"
+	if f := getenv("EXIT_CODE_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, false, fmt.Errorf("EXIT_CODE_FILE: %w", err)
+		}
+		v, from = strings.TrimSpace(string(b)), "EXIT_CODE_FILE "+f
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	code, err = strconv.Atoi(v)
+	if err != nil || code < 0 || code > 255 {
+		return 0, false, fmt.Errorf("%s=%q: want a code from 0 to 255", from, v)
+	}
+	return code, true, nil
+}
+
+// runJob waits RUN_FOR, says so, and exits with code.
+func runJob(getenv func(string) string, code int, stdout io.Writer) error {
+	if v := getenv("RUN_FOR"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("RUN_FOR=%q: want a duration", v)
+		}
+		time.Sleep(d)
+	}
+	fmt.Fprintf(stdout, "job done, exit code %d\n", code)
+	if code == 0 {
+		return nil
+	}
+	return exitError{code: code}
+}
+
+// allocate allocates ALLOCATE_MIB MiB and writes to every page, so that the memory
+// is really used rather than only reserved.
+func allocate(getenv func(string) string) ([]byte, error) {
+	v := getenv("ALLOCATE_MIB")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("ALLOCATE_MIB=%q: want a count of MiB", v)
+	}
+	b := make([]byte, n<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	return b, nil
 }
 
 // writeStartLines writes the lines LOG_LINES and LOG_RAW_HEX ask for.

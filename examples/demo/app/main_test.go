@@ -107,3 +107,57 @@ func TestStartLines(t *testing.T) {
 		})
 	}
 }
+
+func TestRunAsAJob(t *testing.T) {
+	dir := t.TempDir()
+	codeFile := filepath.Join(dir, "exit-code")
+	if err := os.WriteFile(codeFile, []byte("4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantCode int
+		wantErr  string
+	}{
+		{"exit 0", map[string]string{"EXIT_CODE": "0"}, 0, ""},
+		{"exit 2 after a while", map[string]string{"EXIT_CODE": "2", "RUN_FOR": "10ms"}, 2, ""},
+		{"code from a file wins", map[string]string{"EXIT_CODE": "0", "EXIT_CODE_FILE": codeFile}, 4, ""},
+		{"missing code file", map[string]string{"EXIT_CODE_FILE": codeFile + ".no"}, 0, "EXIT_CODE_FILE"},
+		{"bad code", map[string]string{"EXIT_CODE": "256"}, 0, "EXIT_CODE"},
+		{"bad duration", map[string]string{"EXIT_CODE": "0", "RUN_FOR": "soon"}, 0, "RUN_FOR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["LOG_LINES"] = "1"
+			var out bytes.Buffer
+			err := run(nil, func(k string) string { return tc.env[k] }, &out, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			var ee exitError
+			switch {
+			case tc.wantCode == 0 && err != nil:
+				t.Fatalf("err = %v, want a clean exit", err)
+			case tc.wantCode != 0 && (!errors.As(err, &ee) || ee.code != tc.wantCode):
+				t.Fatalf("err = %v, want exit code %d", err, tc.wantCode)
+			}
+			if !strings.Contains(out.String(), "job done") {
+				t.Errorf("stdout %q lacks the job's last line", out.String())
+			}
+		})
+	}
+}
+
+func TestAllocate(t *testing.T) {
+	b, err := allocate(func(string) string { return "3" })
+	if err != nil || len(b) != 3<<20 || b[4096] != 1 {
+		t.Fatalf("allocate 3 MiB: %d bytes, %v", len(b), err)
+	}
+	if _, err := allocate(func(string) string { return "-1" }); err == nil || !strings.Contains(err.Error(), "ALLOCATE_MIB") {
+		t.Fatalf("err = %v, want one naming ALLOCATE_MIB", err)
+	}
+}
