@@ -24,6 +24,7 @@ const (
 	labelContainerNumber = "com.docker.compose.container-number"
 	labelOneoff          = "com.docker.compose.oneoff"
 	labelDependsOn       = "com.docker.compose.depends_on"
+	labelWorkingDir      = "com.docker.compose.project.working_dir"
 )
 
 // member is one of a project's containers as resolution found it.

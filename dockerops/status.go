@@ -55,6 +55,7 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 		ComposeProject: p.ComposeProject,
 		Containers:     make([]ContainerStatus, len(ms)),
 		PendingChanges: <-pending,
+		Problems:       s.statusProblems(ctx, p, ms),
 		CheckedAt:      now,
 	}
 	for i, m := range ms {

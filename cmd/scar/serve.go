@@ -115,6 +115,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	go projectStore.Watch(ctx, 2*time.Second)
+	go warnMisconfigured(ctx, ops, projectStore.Names(), logger)
 	go reloadOnHangup(ctx, projectStore, logger)
 	if bot != nil {
 		go startTelegram(ctx, bot, cfg.TelegramMode, logger)
