@@ -106,6 +106,8 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 	first := r.snapshot()
 	s.bg.wg.Go(func() {
 		defer unlock()
+		// The files changed (or were put back): pending_changes is computed afresh.
+		defer s.pendingCache.invalidate(p.Name)
 		status := spec.work(s.bg.ctx, r)
 		done(p.Name, status != DeploySuccess)
 	})

@@ -64,19 +64,6 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 	return st, nil
 }
 
-func (s *Service) pendingChanges(ctx context.Context, p *projects.Project) bool {
-	if s.pending == nil {
-		return false
-	}
-	changed, err := s.pending(ctx, p)
-	if err != nil {
-		// Status still answers: the containers matter more than this hint.
-		s.logger.WarnContext(ctx, "pending changes check failed", "project", p.Name, "error", err)
-		return false
-	}
-	return changed
-}
-
 // inspectAll inspects the found members concurrently. A container removed since
 // the list call has a nil result, as one that was never found.
 func (s *Service) inspectAll(ctx context.Context, ms []*member) ([]*container.InspectResponse, error) {
