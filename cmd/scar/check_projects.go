@@ -57,21 +57,14 @@ func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string,
 	}
 }
 
-// warnMisconfigured logs, once at start, each project's configuration problem in the
-// words check uses, so that a missing workspace or a wrong compose_project does not
-// start silently. It asks the engine, so it runs beside the start, not before it.
-func warnMisconfigured(ctx context.Context, ops *dockerops.Service, names []string, logger *slog.Logger) {
-	for _, name := range names {
-		problems, err := ops.Diagnose(ctx, name)
-		for _, pe := range problems {
-			level, msg := slog.LevelWarn, "project misconfigured: "
-			if pe.NotDeployed() {
-				level, msg = slog.LevelInfo, "project not deployed yet: "
-			}
-			logger.Log(ctx, level, msg+pe.Text, slog.String("project", name))
-		}
-		if err != nil {
-			logger.Warn("project containers not checked at start", slog.String("project", name), slog.Any("error", err))
+// warnMisconfigured logs, at start, each project whose workspace or production
+// directory is missing, in the words check uses, so that it does not start silently.
+// It asks no engine (the start stays quick and makes no Engine request); a Compose
+// project without containers is reported by check, status and the operations.
+func warnMisconfigured(ctx context.Context, all []*projects.Project, logger *slog.Logger) {
+	for _, p := range all {
+		for _, pe := range dockerops.DirProblems(p) {
+			logger.WarnContext(ctx, "project misconfigured: "+pe.Text, slog.String("project", p.Name))
 		}
 	}
 }

@@ -65,6 +65,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
 	)
+	warnMisconfigured(ctx, projectStore.All(), logger)
 	// A deploy that a crash cut short is undone before anything else runs.
 	if err := ops.Recover(ctx); err != nil {
 		logger.Error("recovering interrupted deploys", slog.Any("error", err))
@@ -115,7 +116,6 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	go projectStore.Watch(ctx, 2*time.Second)
-	go warnMisconfigured(ctx, ops, projectStore.Names(), logger)
 	go reloadOnHangup(ctx, projectStore, logger)
 	if bot != nil {
 		go startTelegram(ctx, bot, cfg.TelegramMode, logger)
