@@ -36,6 +36,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "docker_unavailable"
 	case errors.Is(err, dockerops.ErrBadInput):
 		return http.StatusBadRequest, "bad_input"
+	case errors.Is(err, dockerops.ErrMisconfigured):
+		return http.StatusUnprocessableEntity, "misconfigured"
+	case errors.Is(err, dockerops.ErrNotDeployed):
+		return http.StatusConflict, "not_deployed"
 	case errors.As(err, &maxBytes):
 		return http.StatusRequestEntityTooLarge, "body_too_large"
 	default:

@@ -116,6 +116,9 @@ type fullPlan struct {
 }
 
 func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, error) {
+	if err := firstDirProblem(p); err != nil {
+		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
+	}
 	// The file walk, the container list and `compose config` (a process start, about
 	// 0.1 s with v2 and 0.5 s with v1) do not depend on each other: run them at once.
 	// When the files say there is nothing to deploy, Compose's answer is not waited for.
@@ -147,6 +150,9 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, &inputError{msg: err.Error()})
 		}
 		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
+	}
+	if msErr == nil {
+		msErr = s.deployable(ctx, p, ms)
 	}
 	if msErr != nil {
 		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, msErr)

@@ -108,6 +108,8 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 	s.bg.wg.Go(func() {
 		defer unlock()
 		defer release()
+		// The files changed (or were put back): pending_changes is computed afresh.
+		defer s.pendingCache.invalidate(p.Name)
 		status := spec.work(runCtx, r)
 		done(p.Name, status != DeploySuccess)
 	})

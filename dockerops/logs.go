@@ -48,6 +48,9 @@ func (s *Service) logs(ctx context.Context, p *projects.Project, req LogsRequest
 		return nil, err
 	}
 	ms, err := s.members(ctx, p)
+	if err == nil {
+		err = s.requireMembers(ctx, p, ms)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
 	}

@@ -24,6 +24,7 @@ const (
 	labelContainerNumber = "com.docker.compose.container-number"
 	labelOneoff          = "com.docker.compose.oneoff"
 	labelDependsOn       = "com.docker.compose.depends_on"
+	labelWorkingDir      = "com.docker.compose.project.working_dir"
 )
 
 // member is one of a project's containers as resolution found it.
@@ -31,7 +32,10 @@ type member struct {
 	// entry is the project's containers entry that named it, "" when found by label.
 	entry string
 	// name is the container's name, or the entry when the container does not exist.
-	name    string
+	name string
+	// project, service and number are the container's Compose labels, "" and 0 for a
+	// container Compose did not create.
+	project string
 	service string
 	number  int
 	// summary is the list entry; nil when the container does not exist.
@@ -42,10 +46,22 @@ type member struct {
 func (m *member) found() bool { return m.summary != nil }
 
 // matches reports whether a name from a request (a container name, a Compose service
-// or a containers entry) designates this member.
+// or a containers entry) designates this member. A Compose container is also
+// designated by the name either Compose tool gives it: po-postgres-1 (v2) and
+// po_postgres_1 (v1) are the same container whichever tool created it.
 func (m *member) matches(name string) bool {
 	name = strings.TrimPrefix(name, "/")
-	return name != "" && (name == m.name || name == m.service || name == m.entry)
+	return name != "" && (name == m.name || name == m.service || name == m.entry || m.composeName(name))
+}
+
+// composeName reports whether name is the v1 or v2 Compose name of this member:
+// project, service and container number, joined by "_" or "-".
+func (m *member) composeName(name string) bool {
+	if m.project == "" || m.service == "" || m.number < 1 {
+		return false
+	}
+	n := strconv.Itoa(m.number)
+	return name == m.project+"-"+m.service+"-"+n || name == m.project+"_"+m.service+"_"+n
 }
 
 // members resolves a project's containers with one list call in the usual case:
@@ -56,15 +72,12 @@ func (s *Service) members(ctx context.Context, p *projects.Project) ([]*member, 
 	var found []*member
 	unmatched := p.Containers
 	if p.ComposeProject != "" {
-		items, err := s.list(ctx, client.Filters{}.Add("label", labelProject+"="+p.ComposeProject))
+		items, err := s.list(ctx, composeMembers(p.ComposeProject))
 		if err != nil {
 			return nil, fmt.Errorf("list containers of compose project %s: %w", p.ComposeProject, err)
 		}
 		labelled := make([]*member, 0, len(items))
 		for i := range items {
-			if items[i].Labels[labelOneoff] == "True" {
-				continue
-			}
 			labelled = append(labelled, newMember(&items[i]))
 		}
 		found, unmatched = pick(labelled, p.Containers, p.DetectsByLabel())
@@ -83,6 +96,16 @@ func (s *Service) members(ctx context.Context, p *projects.Project) ([]*member, 
 	found = order(found, p.Containers)
 	markPrimary(found, p.PrimaryContainer)
 	return found, nil
+}
+
+// composeMembers selects the containers Compose created for project, as Compose
+// itself does: both tools (v1 1.29 and v2) label each service container
+// oneoff=False and each `run` container oneoff=True. Requiring False, rather than
+// excluding True, leaves out containers that only inherited the project and service
+// labels from an image Compose v2 built (`docker run po-web`, a Swarm task, another
+// project reusing the image): they carry no oneoff label at all.
+func composeMembers(project string) client.Filters {
+	return client.Filters{}.Add("label", labelProject+"="+project).Add("label", labelOneoff+"=False")
 }
 
 // byName lists the containers whose name is one of names.
@@ -112,7 +135,7 @@ func (s *Service) list(ctx context.Context, f client.Filters) ([]container.Summa
 }
 
 func newMember(c *container.Summary) *member {
-	m := &member{summary: c, service: c.Labels[labelService]}
+	m := &member{summary: c, project: c.Labels[labelProject], service: c.Labels[labelService]}
 	if len(c.Names) > 0 {
 		m.name = strings.TrimPrefix(c.Names[0], "/")
 	}

@@ -42,6 +42,9 @@ func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartR
 	defer unlock()
 	start := time.Now()
 	ms, err := s.members(ctx, p)
+	if err == nil {
+		err = s.requireMembers(ctx, p, ms)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("restart %s: %w", p.Name, err)
 	}

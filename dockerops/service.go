@@ -37,7 +37,11 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	pending  PendingFunc
-	locks    *Locks
+	// pendingMaxAge and pendingCache serve pending_changes without a walk of both
+	// trees on every status (see pending.go).
+	pendingMaxAge time.Duration
+	pendingCache  *pendingCache
+	locks         *Locks
 	// pollInterval is how often a restart looks at a container it waits for.
 	pollInterval time.Duration
 
@@ -61,7 +65,7 @@ type Option func(*Service)
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
 // WithPendingChanges sets the check behind ProjectStatus.PendingChanges; without it
-// the field is false. It must be cheap: status runs it alongside the engine calls.
+// the field is false. Its answers are cached within a bound (WithPendingMaxAge).
 func WithPendingChanges(f PendingFunc) Option { return func(s *Service) { s.pending = f } }
 
 // WithLocks shares project locks with another user of them (deploys); by default the
@@ -82,15 +86,17 @@ func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		docker:       docker,
-		projects:     projects,
-		metrics:      m,
-		logger:       logger,
-		now:          time.Now,
-		pollInterval: 200 * time.Millisecond,
-		newID:        newDeployID,
-		bg:           newBackground(),
-		recovery:     newBackground(),
+		docker:        docker,
+		projects:      projects,
+		metrics:       m,
+		logger:        logger,
+		now:           time.Now,
+		pollInterval:  200 * time.Millisecond,
+		newID:         newDeployID,
+		bg:            newBackground(),
+		recovery:      newBackground(),
+		pendingMaxAge: DefaultPendingMaxAge,
+		pendingCache:  newPendingCache(),
 	}
 	for _, o := range opts {
 		o(s)

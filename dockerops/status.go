@@ -55,25 +55,13 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 		ComposeProject: p.ComposeProject,
 		Containers:     make([]ContainerStatus, len(ms)),
 		PendingChanges: <-pending,
+		Problems:       s.statusProblems(ctx, p, ms),
 		CheckedAt:      now,
 	}
 	for i, m := range ms {
 		st.Containers[i] = containerStatus(m, infos[i], now)
 	}
 	return st, nil
-}
-
-func (s *Service) pendingChanges(ctx context.Context, p *projects.Project) bool {
-	if s.pending == nil {
-		return false
-	}
-	changed, err := s.pending(ctx, p)
-	if err != nil {
-		// Status still answers: the containers matter more than this hint.
-		s.logger.WarnContext(ctx, "pending changes check failed", "project", p.Name, "error", err)
-		return false
-	}
-	return changed
 }
 
 // inspectAll inspects the found members concurrently. A container removed since

@@ -58,8 +58,12 @@ type ProjectStatus struct {
 	ComposeProject string            `json:"compose_project,omitempty"`
 	Containers     []ContainerStatus `json:"containers"`
 	// PendingChanges is true when the workspace has files that differ from production.
-	PendingChanges bool      `json:"pending_changes"`
-	CheckedAt      time.Time `json:"checked_at"`
+	PendingChanges bool `json:"pending_changes"`
+	// Problems says what is wrong with the project's configuration, each in words that
+	// say what to fix (a missing workspace, a Compose project without containers, or
+	// "no containers yet: deploy it"); absent when nothing is.
+	Problems  []string  `json:"problems,omitempty"`
+	CheckedAt time.Time `json:"checked_at"`
 }
 
 // Log limits.

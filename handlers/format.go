@@ -170,9 +170,13 @@ func (b *Bot) formatStatus(st *dockerops.ProjectStatus) *reply {
 			r.add("🏷️ Image: %s", esc(clip(c.Image, maxDynamic)))
 		}
 	}
-	if len(st.Containers) == 0 {
+	if len(st.Containers) == 0 && len(st.Problems) == 0 {
 		r.blank()
 		r.add("⚠️ No containers found for this project.")
+	}
+	for _, pr := range st.Problems {
+		r.blank()
+		r.add("⚙️ %s", esc(clip(pr, maxDynamic)))
 	}
 	r.blank()
 	r.add("💡 Production: %s", esc(clip(st.Production, maxDynamic)))
@@ -250,6 +254,10 @@ func errorText(what string, err error) string {
 		return "🐳 Docker is not answering, so I cannot " + what + ". Is the engine running?"
 	case errors.Is(err, dockerops.ErrBadInput):
 		return "⚠️ " + esc(clip(err.Error(), maxDynamic))
+	case errors.Is(err, dockerops.ErrMisconfigured):
+		return "⚙️ Could not " + what + ", the projects file needs a fix: " + esc(clip(err.Error(), maxDynamic))
+	case errors.Is(err, dockerops.ErrNotDeployed):
+		return "📭 Could not " + what + ": " + esc(clip(err.Error(), maxDynamic))
 	case errors.Is(err, dockerops.ErrNotFound):
 		return "❓ Not found: " + esc(clip(err.Error(), maxDynamic))
 	}

@@ -116,6 +116,8 @@ func TestErrorTextEscapesAndMapsKinds(t *testing.T) {
 		{"busy", &dockerops.BusyError{Project: "po", Operation: "deploy", Who: "telegram:1 (<b>)", Since: time.Date(2025, 12, 20, 15, 30, 0, 0, time.UTC)}, "po is busy: deploy by telegram:1 (<b>) since 15:30:00 UTC"},
 		{"docker down", fmt.Errorf("status: %w", dockerops.ErrDockerUnavailable), "Docker is not answering"},
 		{"bad input", fmt.Errorf("lines <0> & more: %w", dockerops.ErrBadInput), "lines <0> & more"},
+		{"misconfigured", fmt.Errorf(`restart po: compose project "p<o>" has no containers: %w`, dockerops.ErrMisconfigured), `Could not restart, the projects file needs a fix: restart po: compose project "p<o>" has no containers`},
+		{"not deployed", fmt.Errorf(`restart po: compose project "po" has no containers yet: deploy it: %w`, dockerops.ErrNotDeployed), `Could not restart: restart po: compose project "po" has no containers yet: deploy it`},
 		{"other", errors.New(`exec "<script>" & co`), `Could not restart: exec "<script>" & co`},
 	}
 	for _, tc := range tests {

@@ -41,15 +41,13 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 	}
 	if err != nil {
 		report("projects file", err, "")
+		cfgProjects = nil
 	} else {
 		def := cfgProjects.Default()
 		if def == "" {
 			def = "none (commands must name a project)"
 		}
 		report("projects file", nil, fmt.Sprintf("%s: %d project(s) %v, default %s", cfg.ProjectsFile, len(cfgProjects.Names()), cfgProjects.Names(), def))
-		for _, p := range cfgProjects.All() {
-			report("project "+p.Name, checkDirs(p), fmt.Sprintf("workspace %s, production %s", p.Workspace, p.Production))
-		}
 	}
 
 	stateDir, err := checkStateDir(cfg.StateDir)
@@ -59,6 +57,9 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 	defer cancel()
 	dockerInfo, err := pingDocker(pingCtx, cfg.DockerHost)
 	report("docker", err, dockerInfo)
+	if cfgProjects != nil {
+		checkProjects(pingCtx, cfgProjects, cfg.DockerHost, err == nil, out, &failed)
+	}
 
 	failed += checkTelegram(pingCtx, cfg, out)
 
@@ -67,20 +68,6 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "all checks passed")
 	return nil
-}
-
-func checkDirs(p *projects.Project) error {
-	var errs []error
-	for _, dir := range []struct{ key, path string }{{"workspace", p.Workspace}, {"production", p.Production}} {
-		fi, err := os.Stat(dir.path)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %w", dir.key, err))
-		case !fi.IsDir():
-			errs = append(errs, fmt.Errorf("%s: %s is not a directory", dir.key, dir.path))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // checkStateDir checks that scar can write the state directory, or create it when it

@@ -69,6 +69,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
 	)
+	warnMisconfigured(ctx, projectStore.All(), logger)
 	// A deploy that a crash cut short is undone before anything else runs.
 	if err := ops.Recover(ctx); err != nil {
 		logger.Error("recovering interrupted deploys", slog.Any("error", err))
