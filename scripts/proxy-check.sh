@@ -160,7 +160,13 @@ restart_through() {
 fail=0
 check() { # label port want(held|cut)
   local got code secs
-  got=$(restart_through "$2"); code=${got% *}; secs=${got#* }
+  # The restart before this one runs to its end after its client was cut off, and holds
+  # the project's lock until then: a 409 (busy) here means "not yet", so ask again.
+  for _ in $(seq 1 100); do
+    got=$(restart_through "$2"); code=${got% *}; secs=${got#* }
+    [ "$code" = 409 ] || break
+    sleep 0.2
+  done
   case "$3" in
   held)
     if [ "$code" = 200 ] && grep -q '"ok": *true' "$tmp/answer"; then
