@@ -242,19 +242,6 @@ func (s *Service) keepImages(ctx context.Context, p *projects.Project, dp *docke
 	return kept, nil
 }
 
-func rollbackTag(project, target, deployID string) string {
-	clean := func(s string) string {
-		s = strings.ToLower(s)
-		return strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-				return r
-			}
-			return '-'
-		}, s)
-	}
-	return "scar-rollback/" + clean(project) + "/" + clean(target) + ":" + clean(deployID)
-}
-
 // restoreImages puts each kept image's name back on it.
 func (s *Service) restoreImages(ctx context.Context, kept []keptImage) error {
 	var errs []error
