@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -113,20 +114,21 @@ type fullPlan struct {
 }
 
 func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, error) {
-	// The file walk, the container list and `compose config` (a process start, about
+	// The file walk, the container list and `compose config` (process starts, about
 	// 0.1 s with v2 and 0.5 s with v1) do not depend on each other: run them at once.
 	// When the files say there is nothing to deploy, Compose's answer is not waited for.
 	type composeAnswer struct {
-		services map[string]composeService
-		err      error
+		before, after composeView
+		err           error
 	}
+	target := composeTarget{workspace: p.Workspace, production: p.Production, project: p.ComposeProject, dockerHost: p.DockerHost}
 	composeCtx, cancelCompose := context.WithCancel(ctx)
 	defer cancelCompose()
 	compose := make(chan composeAnswer, 1)
 	if p.ComposeProject != "" {
 		go func() {
-			services, err := s.composeServices(composeCtx, p)
-			compose <- composeAnswer{services, err}
+			before, after, err := s.composeViews(composeCtx, target, false)
+			compose <- composeAnswer{before, after, err}
 		}()
 	} else {
 		compose <- composeAnswer{}
@@ -151,22 +153,33 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	dp := &dockerPlan{}
 	if !files.Empty() {
 		c := <-compose
-		if c.err != nil {
-			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, c.err)
+		if c.err == nil && p.ComposeProject != "" && (slices.Contains(files.Added, ".env") || slices.Contains(files.Changed, ".env")) {
+			// The deploy ships the workspace's .env: Compose reads it after the sync.
+			c.before, c.after, c.err = s.composeViews(ctx, target, true)
 		}
-		if dp, err = s.planDocker(p, files, ms, c.services); err != nil {
+		if c.err != nil {
+			return nil, fmt.Errorf("plan deploy of %s: read the Compose file: %w", p.Name, c.err)
+		}
+		if dp, err = s.planDocker(p, files, ms, &c.before, &c.after); err != nil {
 			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
 		}
 	}
 	api := DeployPlan{
 		Project: p.Name, Added: nonNil(files.Added), Changed: nonNil(files.Changed), Deleted: nonNil(files.Deleted), Dirs: files.Dirs,
 		Bytes: files.Bytes, Rebuild: len(dp.build) > 0, Services: nonNil(dp.targets),
-		Recreate: names(dp.recreate), Restart: names(dp.restart),
+		Recreate: names(dp.recreate), Restart: names(dp.restart), ServiceActions: dp.actions,
 	}
+	if dp.actions != nil {
+		api.Services = nonNil(servicesWith(dp.actions, ActionCreate, ActionRecreate, ActionRestart, ActionRemove))
+	}
+
 	if api.Rebuild {
 		api.RebuildReason = dp.rebuildReason
 	} else if files.Rebuild {
-		api.RebuildReason = "not rebuilding (" + files.RebuildReason + "): no service of the deploy has a build"
+		api.RebuildReason = "not rebuilding (" + files.RebuildReason + "): no service of the deploy has a build whose inputs changed"
+	}
+	if !files.Empty() {
+		api.Fingerprint = fingerprint(p.Workspace, &api)
 	}
 	return &fullPlan{api: api, files: files, docker: dp}, nil
 }

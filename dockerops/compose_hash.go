@@ -1,0 +1,134 @@
+package dockerops
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// composeView is a Compose file as Compose sees it: its services, and each service's
+// configuration hash (`config --hash '*'`, the value Compose stores in the
+// com.docker.compose.config-hash label and compares at `up` to decide what to
+// recreate). Both tools print "<service> <hash>" per line.
+type composeView struct {
+	services map[string]composeService
+	hashes   map[string]string
+}
+
+// View reads the Compose file in dir: `config` and `config --hash '*'`, run at once.
+// pre are global options before the command (--project-directory, -f, --env-file).
+func (c *Compose) View(ctx context.Context, dir, project, dockerHost string, pre ...string) (composeView, error) {
+	var (
+		wg            sync.WaitGroup
+		v             composeView
+		cfgOut, hOut  string
+		cfgErr, hErr  error
+		pre1, pre2    = append([]string{}, pre...), append([]string{}, pre...)
+		projectDirArg = dir
+	)
+	for i, a := range pre {
+		if a == "--project-directory" && i+1 < len(pre) {
+			projectDirArg = pre[i+1]
+		}
+	}
+	wg.Go(func() { cfgOut, cfgErr = c.Run(ctx, dir, project, dockerHost, append(pre1, "config")...) })
+	wg.Go(func() { hOut, hErr = c.Run(ctx, dir, project, dockerHost, append(pre2, "config", "--hash", "*")...) })
+	wg.Wait()
+	if err := errors.Join(cfgErr, hErr); err != nil {
+		return v, err
+	}
+	services, err := parseComposeConfig([]byte(cfgOut), projectDirArg)
+	if err != nil {
+		return v, err
+	}
+	return composeView{services: services, hashes: parseConfigHashes(hOut)}, nil
+}
+
+// parseConfigHashes reads `config --hash` output; other lines (warnings on stderr,
+// which Run mixes in) are skipped.
+func parseConfigHashes(out string) map[string]string {
+	hashes := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && len(f[1]) == 64 && strings.Trim(f[1], "0123456789abcdef") == "" {
+			hashes[f[0]] = f[1]
+		}
+	}
+	return hashes
+}
+
+// composeFileNames are the files Compose reads by default, in its order of preference,
+// each with its override file.
+var composeFileNames = [][2]string{
+	{"compose.yaml", "compose.override.yaml"},
+	{"compose.yml", "compose.override.yml"},
+	{"docker-compose.yaml", "docker-compose.override.yaml"},
+	{"docker-compose.yml", "docker-compose.override.yml"},
+}
+
+// defaultComposeFiles returns the Compose files dir holds as Compose would pick them:
+// the first default file found and its override; nil when there is none.
+func defaultComposeFiles(dir string) []string {
+	for _, pair := range composeFileNames {
+		if _, err := os.Stat(filepath.Join(dir, pair[0])); err != nil {
+			continue
+		}
+		files := []string{filepath.Join(dir, pair[0])}
+		if _, err := os.Stat(filepath.Join(dir, pair[1])); err == nil {
+			files = append(files, filepath.Join(dir, pair[1]))
+		}
+		return files
+	}
+	return nil
+}
+
+// composeViews returns the project's Compose view before the deploy (production as it
+// is; empty when production has no Compose file yet) and after it: the workspace's
+// Compose files read with production as the project directory, so that relative
+// paths (bind mounts, build contexts) resolve as they will once synced and every hash
+// compares with production's. The workspace's .env counts when the deploy ships it.
+// Nothing in production is changed to know the after view, so the plan shown for
+// confirmation already names every service's action.
+func (s *Service) composeViews(ctx context.Context, p composeTarget, shipsEnv bool) (before, after composeView, err error) {
+	var (
+		wg        sync.WaitGroup
+		bErr      error
+		aErr      error
+		prodFiles = defaultComposeFiles(p.production)
+		wsFiles   = defaultComposeFiles(p.workspace)
+	)
+	before = composeView{services: map[string]composeService{}, hashes: map[string]string{}}
+	if len(prodFiles) > 0 {
+		wg.Go(func() { before, bErr = s.compose.View(ctx, p.production, p.project, p.dockerHost) })
+	}
+	switch {
+	case len(wsFiles) == 0:
+		after = composeView{services: map[string]composeService{}, hashes: map[string]string{}}
+		if len(prodFiles) > 0 {
+			wg.Wait()
+			after = before
+		}
+	default:
+		pre := []string{"--project-directory", p.production}
+		for _, f := range wsFiles {
+			pre = append(pre, "-f", f)
+		}
+		if shipsEnv {
+			pre = append(pre, "--env-file", filepath.Join(p.workspace, ".env"))
+		}
+		wg.Go(func() { after, aErr = s.compose.View(ctx, p.production, p.project, p.dockerHost, pre...) })
+	}
+	wg.Wait()
+	if bErr != nil {
+		return before, after, bErr
+	}
+	return before, after, aErr
+}
+
+// composeTarget is what composeViews needs of a project.
+type composeTarget struct {
+	workspace, production, project, dockerHost string
+}
