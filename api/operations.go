@@ -134,6 +134,10 @@ func handleRestart(ops Operations, audit *auditLog) http.HandlerFunc {
 // deployRequest is the body of POST .../deploy.
 type deployRequest struct {
 	DryRun bool `json:"dry_run"`
+	// PlanFingerprint, when set, is the fingerprint of the plan the client saw (from a
+	// dry run): the deploy runs only that plan, else answers 409 plan_changed with the
+	// new plan and deploys nothing.
+	PlanFingerprint string `json:"plan_fingerprint"`
 }
 
 func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
@@ -154,7 +158,11 @@ func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, map[string]any{"plan": plan, "nothing_to_deploy": plan.Empty()})
 			return
 		}
-		d, err := ops.Deploy(r.Context(), project, actor(r), nil)
+		ctx := r.Context()
+		if req.PlanFingerprint != "" {
+			ctx = dockerops.WithConfirmedPlan(ctx, req.PlanFingerprint)
+		}
+		d, err := ops.Deploy(ctx, project, actor(r), nil)
 		writeStarted(w, r, audit, "deploy", project, d, err)
 	}
 }
