@@ -73,8 +73,8 @@ func (s *Service) noteBuilt(ctx context.Context, p *projects.Project, kept []kep
 }
 
 // dropNewImages removes the images a deploy built, once it is undone or rolled back:
-// a name the build created is removed, and the built image itself when no container
-// or other name uses it. An image still in use is left (the next call, after the
+// a name the build created is removed, and the built image itself once no name is left
+// on it and no container uses it. An image still in use is left (the next call, after the
 // containers are put back, removes it); errors are returned for the log only.
 func (s *Service) dropNewImages(ctx context.Context, kept []keptImage) error {
 	var errs []error
@@ -89,6 +89,15 @@ func (s *Service) dropNewImages(ctx context.Context, kept []keptImage) error {
 					continue
 				}
 			}
+		}
+		// Only an image left without a name goes: a build that made an image some other
+		// name already had (a Dockerfile of a bare FROM) must not remove that image.
+		img, err := s.builder.ImageInspect(ctx, k.New)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil || len(img.RepoTags) > 0 {
+			continue
 		}
 		if _, err := s.builder.ImageRemove(ctx, k.New, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove the built image %s: %w", shortID(k.New), engineError(err)))

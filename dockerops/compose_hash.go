@@ -16,6 +16,9 @@ import (
 type composeView struct {
 	services map[string]composeService
 	hashes   map[string]string
+	// approx says why the hashes could not be compared with production's ("" when
+	// they can): the workspace's Compose file was read in the workspace.
+	approx string
 }
 
 // View reads the Compose file in dir: `config` and `config --hash '*'`, run at once.
@@ -119,7 +122,26 @@ func (s *Service) composeViews(ctx context.Context, p composeTarget, shipsEnv bo
 		if shipsEnv {
 			pre = append(pre, "--env-file", filepath.Join(p.workspace, ".env"))
 		}
-		wg.Go(func() { after, aErr = s.compose.View(ctx, p.production, p.project, p.dockerHost, pre...) })
+		wg.Go(func() {
+			after, aErr = s.compose.View(ctx, p.production, p.project, p.dockerHost, pre...)
+			if aErr == nil {
+				return
+			}
+			// Read against production, the file can name what only the sync brings (an
+			// env_file added with it). Read in the workspace, its paths are the
+			// workspace's: every service whose hash then differs is recreated, which is
+			// more than needed but never less.
+			if ws, err := s.compose.View(ctx, p.workspace, p.project, p.dockerHost); err == nil {
+				ws.approx = lastLines(aErr.Error(), 1)
+				for name, svc := range ws.services {
+					// The build as it will read once synced to production.
+					svc.BuildContext = strings.Replace(svc.BuildContext, p.workspace, p.production, 1)
+					svc.Build = strings.ReplaceAll(svc.Build, p.workspace, p.production)
+					ws.services[name] = svc
+				}
+				after, aErr = ws, nil
+			}
+		})
 	}
 	wg.Wait()
 	if bErr != nil {

@@ -397,3 +397,32 @@ func TestDeployRunsOnlyTheConfirmedPlan(t *testing.T) {
 		t.Errorf("web serves %q", got)
 	}
 }
+
+// TestDeployComposeNamingAnAddedEnvFile: a Compose change that names an env_file the
+// same deploy adds cannot be read against production before the sync; the plan falls
+// back to reading it in the workspace, recreates the services whose config may have
+// changed (saying so), leaves db alone, and the deploy applies it.
+func TestDeployComposeNamingAnAddedEnvFile(t *testing.T) {
+	e := newSharedEnv(t, true)
+	db := e.container("db")
+	// In the bind-mounted directory, so that it is no reason to rebuild.
+	e.edit("content/worker.env", "FROM_ENV_FILE=yes\n")
+	e.editCompose("  worker:\n", "  worker:\n    env_file: ./content/worker.env\n")
+	p := e.plan()
+	wantActions(t, p, map[string]string{"worker": ActionRecreate, "db": ActionNone})
+	if p.Rebuild {
+		t.Errorf("rebuild: %s", p.RebuildReason)
+	}
+	for _, a := range p.ServiceActions {
+		if a.Service == "worker" && !strings.Contains(a.Reason, "may have changed") {
+			t.Errorf("worker's reason %q does not say the plan could not compare with production", a.Reason)
+		}
+	}
+	e.mustSucceed(e.deploy())
+	if env := e.container("worker").Env; !slices.Contains(env, "FROM_ENV_FILE=yes") {
+		t.Errorf("worker env %v lacks the env_file's variable", env)
+	}
+	if !sameContainer(e.container("db"), db) {
+		t.Errorf("db was touched")
+	}
+}

@@ -135,6 +135,8 @@ func (s *Service) planServices(p *projects.Project, files *deployments.Plan, fou
 			a.Action, a.Reason = ActionRecreate, "image rebuilt: "+why[name]
 		case sharesRebuilt(name) != "":
 			a.Action, a.Reason = ActionRecreate, "same image as "+sharesRebuilt(name)+", rebuilt"
+		case before.hashes[name] != after.hashes[name] && after.approx != "":
+			a.Action, a.Reason = ActionRecreate, "its configuration may have changed (the new Compose file could not be read against production: "+after.approx+")"
 		case before.hashes[name] != after.hashes[name]:
 			a.Action, a.Reason = ActionRecreate, "its configuration in the Compose file changed"
 		default:
