@@ -96,7 +96,7 @@ func addPlan(r *reply, plan *dockerops.DeployPlan) {
 		r.add("🔨 Rebuild: no")
 	}
 	if len(plan.ServiceActions) > 0 {
-		addServiceActions(r, plan.ServiceActions)
+		addServiceActions(r, plan.ServiceActions, false)
 	} else if len(plan.Services) > 0 {
 		r.add("🔄 Services: %s", esc(clip(strings.Join(plan.Services, ", "), maxDynamic)))
 	}
@@ -107,14 +107,24 @@ var serviceMarks = map[string]string{
 	dockerops.ActionCreate: "🆕", dockerops.ActionRecreate: "♻️", dockerops.ActionRestart: "🔁", dockerops.ActionRemove: "🗑",
 }
 
-// addServiceActions lists what the deploy does to each service and why; the services
-// it leaves alone are named on one line.
-func addServiceActions(r *reply, actions []dockerops.ServiceAction) {
+// undoVerbs say what undoing a deploy does to a service the deploy acted on.
+var undoVerbs = map[string]string{
+	dockerops.ActionCreate: "removed again", dockerops.ActionRecreate: "recreated as before",
+	dockerops.ActionRestart: "restarted", dockerops.ActionRemove: "brought back",
+}
+
+// addServiceActions lists what the deploy does to each service and why — with undo,
+// what rolling it back does — and names the services left alone on one line.
+func addServiceActions(r *reply, actions []dockerops.ServiceAction, undo bool) {
 	r.add("🔄 Services:")
 	var untouched []string
 	for _, a := range actions {
 		if a.Action == dockerops.ActionNone {
 			untouched = append(untouched, a.Service)
+			continue
+		}
+		if undo {
+			r.add("%s <b>%s</b>: %s (the deploy: %s — %s)", serviceMarks[a.Action], esc(clip(a.Service, 100)), undoVerbs[a.Action], esc(a.Action), esc(clip(a.Reason, maxDynamic)))
 			continue
 		}
 		r.add("%s <b>%s</b>: %s — %s", serviceMarks[a.Action], esc(clip(a.Service, 100)), esc(a.Action), esc(clip(a.Reason, maxDynamic)))
@@ -184,7 +194,15 @@ func (b *Bot) askRollback(ctx context.Context, in *request) string {
 	r.add("⏪ <b>Roll Back Production</b> — %s", esc(p.Name))
 	r.blank()
 	r.add("Undo deploy <code>%s</code> by %s, %s UTC", esc(d.ID), esc(clip(d.Who, maxDynamic)), d.StartedAt.UTC().Format("2006-01-02 15:04"))
-	addPlan(r, &d.Plan)
+	undone := d.Plan
+	actions := undone.ServiceActions
+	if len(actions) > 0 {
+		undone.ServiceActions, undone.Services = nil, nil
+	}
+	addPlan(r, &undone)
+	if len(actions) > 0 {
+		addServiceActions(r, actions, true)
+	}
 	return b.ask(ctx, in, dockerops.OpRollback, p.Name, r)
 }
 

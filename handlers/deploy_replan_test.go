@@ -101,3 +101,28 @@ func TestDeployPlanChangedAfterConfirmAsksAgain(t *testing.T) {
 		t.Errorf("content/extra.txt %q after the confirmed new plan", got)
 	}
 }
+
+// TestRollbackConfirmationSaysWhatHappensToEachService: the rollback question names,
+// per service the deploy acted on, what undoing it does.
+func TestRollbackConfirmationSaysWhatHappensToEachService(t *testing.T) {
+	h := newHarness(t)
+	last := &dockerops.Deployment{ID: "d-8", Project: "project-orchestrator", Kind: dockerops.KindDeploy, Who: "telegram:42 (@sam)",
+		Status: dockerops.DeploySuccess, StartedAt: time.Date(2025, 12, 20, 15, 30, 0, 0, time.UTC), Plan: dockerops.DeployPlan{
+			Changed: []string{"docker-compose.yml"}, Services: []string{"cache", "old"},
+			ServiceActions: []dockerops.ServiceAction{
+				{Service: "cache", Action: dockerops.ActionCreate, Reason: "new service"},
+				{Service: "db", Action: dockerops.ActionNone, Reason: "unchanged"},
+				{Service: "old", Action: dockerops.ActionRemove, Reason: "removed from the Compose file"},
+			}}}
+	h.deploys.PlanRollbackFn = func(ctx context.Context, project string) (*dockerops.Deployment, error) { return last, nil }
+	h.send(admin.ID, admin, "/docker_rollback")
+	text := rendered(t, h.waitSent(admin.ID, "Roll Back Production — project-orchestrator"))
+	for _, want := range []string{"cache: removed again (the deploy: create — new service)", "old: brought back (the deploy: remove — removed from the Compose file)", "left running: db"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rollback confirmation lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Count(text, "Services:") != 1 {
+		t.Errorf("services listed twice:\n%s", text)
+	}
+}
