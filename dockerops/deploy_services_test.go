@@ -426,3 +426,24 @@ func TestDeployComposeNamingAnAddedEnvFile(t *testing.T) {
 		t.Errorf("db was touched")
 	}
 }
+
+// TestDeployServicesKeyLimitsTheDeploy: with the project's services key, a service
+// outside it is left as it is, and the plan says what it would have got.
+func TestDeployServicesKeyLimitsTheDeploy(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.p.Services = []string{"web"}
+	worker := e.container("worker")
+	e.edit("content/index.txt", "content v2\n")
+	e.editCompose("VERSION: worker1", "VERSION: worker2")
+	p := e.plan()
+	wantActions(t, p, map[string]string{"web": ActionRestart, "worker": ActionNone, "db": ActionNone})
+	for _, a := range p.ServiceActions {
+		if a.Service == "worker" && !strings.Contains(a.Reason, "would recreate") {
+			t.Errorf("worker's reason %q does not say what it would have got", a.Reason)
+		}
+	}
+	e.mustSucceed(e.deploy())
+	if !sameContainer(e.container("worker"), worker) {
+		t.Errorf("worker, outside the services key, was touched")
+	}
+}
