@@ -88,66 +88,54 @@ func defaultComposeFiles(dir string) []string {
 	return nil
 }
 
-// composeViews returns the project's Compose view before the deploy (production as it
-// is; empty when production has no Compose file yet) and after it: the workspace's
-// Compose files read with production as the project directory, so that relative
-// paths (bind mounts, build contexts) resolve as they will once synced and every hash
-// compares with production's. The workspace's .env counts when the deploy ships it.
-// Nothing in production is changed to know the after view, so the plan shown for
-// confirmation already names every service's action.
-func (s *Service) composeViews(ctx context.Context, p composeTarget, shipsEnv bool) (before, after composeView, err error) {
-	var (
-		wg        sync.WaitGroup
-		bErr      error
-		aErr      error
-		prodFiles = defaultComposeFiles(p.production)
-		wsFiles   = defaultComposeFiles(p.workspace)
-	)
-	before = composeView{services: map[string]composeService{}, hashes: map[string]string{}}
-	if len(prodFiles) > 0 {
-		wg.Go(func() { before, bErr = s.compose.View(ctx, p.production, p.project, p.dockerHost) })
+// beforeView is the project's Compose view before the deploy: production as it is;
+// empty when production has no Compose file yet.
+func (s *Service) beforeView(ctx context.Context, p composeTarget) (composeView, error) {
+	if len(defaultComposeFiles(p.production)) == 0 {
+		return composeView{services: map[string]composeService{}, hashes: map[string]string{}}, nil
 	}
-	switch {
-	case len(wsFiles) == 0:
-		after = composeView{services: map[string]composeService{}, hashes: map[string]string{}}
-		if len(prodFiles) > 0 {
-			wg.Wait()
-			after = before
-		}
-	default:
-		pre := []string{"--project-directory", p.production}
-		for _, f := range wsFiles {
-			pre = append(pre, "-f", f)
-		}
-		if shipsEnv {
-			pre = append(pre, "--env-file", filepath.Join(p.workspace, ".env"))
-		}
-		wg.Go(func() {
-			after, aErr = s.compose.View(ctx, p.production, p.project, p.dockerHost, pre...)
-			if aErr == nil {
-				return
-			}
-			// Read against production, the file can name what only the sync brings (an
-			// env_file added with it). Read in the workspace, its paths are the
-			// workspace's: every service whose hash then differs is recreated, which is
-			// more than needed but never less.
-			if ws, err := s.compose.View(ctx, p.workspace, p.project, p.dockerHost); err == nil {
-				ws.approx = lastLines(aErr.Error(), 1)
-				for name, svc := range ws.services {
-					// The build as it will read once synced to production.
-					svc.BuildContext = strings.Replace(svc.BuildContext, p.workspace, p.production, 1)
-					svc.Build = strings.ReplaceAll(svc.Build, p.workspace, p.production)
-					ws.services[name] = svc
-				}
-				after, aErr = ws, nil
-			}
-		})
+	return s.compose.View(ctx, p.production, p.project, p.dockerHost)
+}
+
+// afterView is the project's Compose view after the deploy, known before anything in
+// production changes, so that the plan shown for confirmation already names every
+// service's action: the workspace's Compose files read with production as the project
+// directory (`--project-directory <production> -f <workspace>/<file>`), so that
+// relative paths (bind mounts, build contexts) resolve as they will once synced and
+// every hash compares with production's; with the workspace's .env when the deploy
+// ships it. A deploy that changes no Compose file and no .env has before's view.
+func (s *Service) afterView(ctx context.Context, p composeTarget, before composeView, composeChanged, shipsEnv bool) (composeView, error) {
+	wsFiles := defaultComposeFiles(p.workspace)
+	if (!composeChanged && !shipsEnv) || len(wsFiles) == 0 {
+		return before, nil
 	}
-	wg.Wait()
-	if bErr != nil {
-		return before, after, bErr
+	pre := []string{"--project-directory", p.production}
+	for _, f := range wsFiles {
+		pre = append(pre, "-f", f)
 	}
-	return before, after, aErr
+	if shipsEnv {
+		pre = append(pre, "--env-file", filepath.Join(p.workspace, ".env"))
+	}
+	after, err := s.compose.View(ctx, p.production, p.project, p.dockerHost, pre...)
+	if err == nil {
+		return after, nil
+	}
+	// Read against production, the file can name what only the sync brings (an
+	// env_file added with it). Read in the workspace, its paths are the workspace's:
+	// every service whose hash then differs is recreated, which is more than needed
+	// but never less.
+	ws, wsErr := s.compose.View(ctx, p.workspace, p.project, p.dockerHost)
+	if wsErr != nil {
+		return after, err
+	}
+	ws.approx = lastLines(err.Error(), 1)
+	for name, svc := range ws.services {
+		// The build as it will read once synced to production.
+		svc.BuildContext = strings.Replace(svc.BuildContext, p.workspace, p.production, 1)
+		svc.Build = strings.ReplaceAll(svc.Build, p.workspace, p.production)
+		ws.services[name] = svc
+	}
+	return ws, nil
 }
 
 // composeTarget is what composeViews needs of a project.

@@ -118,8 +118,8 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	// 0.1 s with v2 and 0.5 s with v1) do not depend on each other: run them at once.
 	// When the files say there is nothing to deploy, Compose's answer is not waited for.
 	type composeAnswer struct {
-		before, after composeView
-		err           error
+		before composeView
+		err    error
 	}
 	target := composeTarget{workspace: p.Workspace, production: p.Production, project: p.ComposeProject, dockerHost: p.DockerHost}
 	composeCtx, cancelCompose := context.WithCancel(ctx)
@@ -127,8 +127,8 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	compose := make(chan composeAnswer, 1)
 	if p.ComposeProject != "" {
 		go func() {
-			before, after, err := s.composeViews(composeCtx, target, false)
-			compose <- composeAnswer{before, after, err}
+			before, err := s.beforeView(composeCtx, target)
+			compose <- composeAnswer{before, err}
 		}()
 	} else {
 		compose <- composeAnswer{}
@@ -153,14 +153,16 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	dp := &dockerPlan{}
 	if !files.Empty() {
 		c := <-compose
-		if c.err == nil && p.ComposeProject != "" && (slices.Contains(files.Added, ".env") || slices.Contains(files.Changed, ".env")) {
-			// The deploy ships the workspace's .env: Compose reads it after the sync.
-			c.before, c.after, c.err = s.composeViews(ctx, target, true)
+		var after composeView
+		if c.err == nil && p.ComposeProject != "" {
+			// A shipped .env is what Compose reads after the sync.
+			shipsEnv := slices.Contains(files.Added, ".env") || slices.Contains(files.Changed, ".env")
+			after, c.err = s.afterView(ctx, target, c.before, len(files.ComposeFiles) > 0, shipsEnv)
 		}
 		if c.err != nil {
 			return nil, fmt.Errorf("plan deploy of %s: read the Compose file: %w", p.Name, c.err)
 		}
-		if dp, err = s.planDocker(p, files, ms, &c.before, &c.after); err != nil {
+		if dp, err = s.planDocker(p, files, ms, &c.before, &after); err != nil {
 			return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
 		}
 	}
