@@ -169,6 +169,10 @@ func TestDeploySharedImageRestartsEveryService(t *testing.T) {
 	if w, k := e.container("web"), e.container("worker"); w.Image != web.Image || k.Image != web.Image {
 		t.Errorf("after rollback web runs %s and worker %s, want the old %s", w.Image, k.Image, web.Image)
 	}
+	// The image of the rolled-back build is removed (issue 12.8).
+	if _, err := e.cli.ImageInspect(context.Background(), newWeb.Image); err == nil {
+		t.Errorf("the rolled-back build's image %s is left", newWeb.Image)
+	}
 }
 
 // TestDeployAddedServiceIsCreated (issue 12.1 c): a service added to the Compose file
