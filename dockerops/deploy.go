@@ -173,6 +173,8 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	}
 	if dp.actions != nil {
 		api.Services = nonNil(servicesWith(dp.actions, ActionCreate, ActionRecreate, ActionRestart, ActionRemove))
+	} else {
+		api.ServiceActions = []ServiceAction{} // a plain project, or nothing to deploy
 	}
 
 	if api.Rebuild {
