@@ -1,6 +1,7 @@
 package dockerops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -136,6 +137,29 @@ func (s *Service) afterView(ctx context.Context, p composeTarget, before compose
 		ws.services[name] = svc
 	}
 	return ws, nil
+}
+
+// composeFilesDiffer reports whether the workspace's Compose files differ from
+// production's by name or bytes: a cheap early sign that the deploy changes them.
+func composeFilesDiffer(p composeTarget) bool {
+	ws, prod := defaultComposeFiles(p.workspace), defaultComposeFiles(p.production)
+	if len(ws) == 0 {
+		return false
+	}
+	if len(ws) != len(prod) {
+		return true
+	}
+	for i := range ws {
+		if filepath.Base(ws[i]) != filepath.Base(prod[i]) {
+			return true
+		}
+		a, errA := os.ReadFile(ws[i])
+		b, errB := os.ReadFile(prod[i])
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // composeTarget is what composeViews needs of a project.

@@ -120,6 +120,10 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	type composeAnswer struct {
 		before composeView
 		err    error
+		// after is read at once when the workspace's Compose files differ from
+		// production's by their bytes, as the files plan will then say (nil otherwise).
+		after    *composeView
+		afterErr error
 	}
 	target := composeTarget{workspace: p.Workspace, production: p.Production, project: p.ComposeProject, dockerHost: p.DockerHost}
 	composeCtx, cancelCompose := context.WithCancel(ctx)
@@ -127,8 +131,17 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	compose := make(chan composeAnswer, 1)
 	if p.ComposeProject != "" {
 		go func() {
-			before, err := s.beforeView(composeCtx, target)
-			compose <- composeAnswer{before, err}
+			var a composeAnswer
+			var wg sync.WaitGroup
+			if composeFilesDiffer(target) {
+				wg.Go(func() {
+					after, err := s.afterView(composeCtx, target, composeView{}, true, false)
+					a.after, a.afterErr = &after, err
+				})
+			}
+			a.before, a.err = s.beforeView(composeCtx, target)
+			wg.Wait()
+			compose <- a
 		}()
 	} else {
 		compose <- composeAnswer{}
@@ -157,7 +170,12 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		if c.err == nil && p.ComposeProject != "" {
 			// A shipped .env is what Compose reads after the sync.
 			shipsEnv := slices.Contains(files.Added, ".env") || slices.Contains(files.Changed, ".env")
-			after, c.err = s.afterView(ctx, target, c.before, len(files.ComposeFiles) > 0, shipsEnv)
+			composeChanged := len(files.ComposeFiles) > 0
+			if c.after != nil && composeChanged && !shipsEnv {
+				after, c.err = *c.after, c.afterErr
+			} else {
+				after, c.err = s.afterView(ctx, target, c.before, composeChanged, shipsEnv)
+			}
 		}
 		if c.err != nil {
 			return nil, fmt.Errorf("plan deploy of %s: read the Compose file: %w", p.Name, c.err)
