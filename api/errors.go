@@ -11,6 +11,8 @@ import (
 // errorBody is the JSON shape of every error: {"error": {"code": "...", "message": "..."}}.
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// Plan is, with code plan_changed, the deploy plan as it now is.
+	Plan *dockerops.DeployPlan `json:"plan,omitempty"`
 }
 
 type errorDetail struct {
@@ -32,6 +34,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, "busy"
 	case errors.Is(err, dockerops.ErrNotCancellable):
 		return http.StatusConflict, "not_cancellable"
+	case errors.Is(err, dockerops.ErrPlanChanged):
+		return http.StatusConflict, "plan_changed"
 	case errors.Is(err, dockerops.ErrDockerUnavailable):
 		return http.StatusServiceUnavailable, "docker_unavailable"
 	case errors.Is(err, dockerops.ErrBadInput):
@@ -53,7 +57,11 @@ func statusOf(err error) (int, string) {
 func writeError(w http.ResponseWriter, err error) {
 	noteError(w, err)
 	status, code := statusOf(err)
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: err.Error()}})
+	body := errorBody{Error: errorDetail{Code: code, Message: err.Error()}}
+	if changed, ok := errors.AsType[*dockerops.PlanChangedError](err); ok {
+		body.Plan = &changed.Plan
+	}
+	writeJSON(w, status, body)
 }
 
 // writeProblem answers with an error that did not come from an operation.

@@ -155,6 +155,10 @@ func failedContainers(res *dockerops.RestartResult) string {
 // deployRequest is the body of POST .../deploy.
 type deployRequest struct {
 	DryRun bool `json:"dry_run"`
+	// PlanFingerprint, when set, is the fingerprint of the plan the client saw (from a
+	// dry run): the deploy runs only that plan, else answers 409 plan_changed with the
+	// new plan and deploys nothing.
+	PlanFingerprint string `json:"plan_fingerprint"`
 }
 
 // nothingToDeploy is the answer to a deploy with nothing to deploy: no deployment was
@@ -189,7 +193,11 @@ func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
 		if refuseReadOnly(w, r, audit, "deploy") {
 			return
 		}
-		d, err := ops.Deploy(r.Context(), project, actor(r), nil)
+		ctx := r.Context()
+		if req.PlanFingerprint != "" {
+			ctx = dockerops.WithConfirmedPlan(ctx, req.PlanFingerprint)
+		}
+		d, err := ops.Deploy(ctx, project, actor(r), nil)
 		writeStarted(w, r, audit, "deploy", project, d, err)
 	}
 }

@@ -57,8 +57,11 @@ type Pending struct {
 	Project string
 	// MessageID is the message that asks, edited later to show the outcome.
 	MessageID int
-	Created   time.Time
-	Expires   time.Time
+	// Detail is what exactly was confirmed (a deploy's plan fingerprint), for the
+	// action to check that it still runs what was shown.
+	Detail  string
+	Created time.Time
+	Expires time.Time
 }
 
 // spent remembers an answered confirmation so that a second press is told what
@@ -160,6 +163,15 @@ func (s *Store) Ask(chatID, userID int64, action, project string) (Pending, *Pen
 	s.pending[token] = p
 	s.byUser[k] = token
 	return *p, replaced, nil
+}
+
+// SetDetail records what exactly the confirmation is for (see Pending.Detail).
+func (s *Store) SetDetail(token, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pending[token]; ok {
+		p.Detail = detail
+	}
 }
 
 // SetMessage records the message that asks, once it has been sent.

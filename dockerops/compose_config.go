@@ -16,6 +16,11 @@ type composeService struct {
 	BuildContext string
 	// Dockerfile is the Dockerfile's path relative to the context ("Dockerfile" by default).
 	Dockerfile string
+	// Image is the image the service names ("" for a built service that names none).
+	Image string
+	// Build is the service's build section as Compose resolved it, to tell whether it
+	// changed.
+	Build string
 }
 
 // composeFile is the part of `compose config` output that scar reads; both tools print
@@ -23,6 +28,7 @@ type composeService struct {
 type composeFile struct {
 	Services map[string]struct {
 		Build yaml.Node `yaml:"build"`
+		Image string    `yaml:"image"`
 	} `yaml:"services"`
 }
 
@@ -43,7 +49,11 @@ func parseComposeConfig(data []byte, dir string) (map[string]composeService, err
 	}
 	out := make(map[string]composeService, len(f.Services))
 	for name, s := range f.Services {
-		svc := composeService{Name: name}
+		svc := composeService{Name: name, Image: s.Image}
+		if s.Build.Kind != 0 {
+			raw, _ := yaml.Marshal(&s.Build)
+			svc.Build = string(raw)
+		}
 		switch s.Build.Kind {
 		case yaml.ScalarNode: // build: ./dir
 			svc.BuildContext = s.Build.Value

@@ -68,3 +68,15 @@ networks:
 		t.Error("broken YAML parsed")
 	}
 }
+
+func TestParseConfigHashes(t *testing.T) {
+	// `config --hash '*'` of v1 and v2 print "<service> <sha256>" per line; v1 may mix
+	// warnings in (Run combines stdout and stderr).
+	out := "WARNING: The FOO variable is not set. Defaulting to a blank string.\n" +
+		"db 2afd7866203dca40993313263173003833e9de9c3ad83f2f59484e32a5605234\n" +
+		"web 55f64b59612335d0a8271429b8d13bda1b5c9dd7424003c61f1eccd84cbaffcf\n"
+	got := parseConfigHashes(out)
+	if len(got) != 2 || got["db"] != "2afd7866203dca40993313263173003833e9de9c3ad83f2f59484e32a5605234" || got["web"] == "" {
+		t.Errorf("parseConfigHashes = %v", got)
+	}
+}

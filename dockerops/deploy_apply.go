@@ -93,6 +93,8 @@ func buildStreamError(r io.Reader) error {
 // bind-mount changed files.
 func (s *Service) apply(ctx context.Context, p *projects.Project, dp *dockerPlan, swaps *[]swap) error {
 	switch {
+	case dp.compose && dp.actions != nil:
+		return s.applyServices(ctx, p, dp)
 	case dp.compose && dp.recreating():
 		_, err := s.compose.Run(ctx, p.Production, p.ComposeProject, p.DockerHost, append([]string{"up", "-d", "--no-deps"}, dp.targets...)...)
 		return err

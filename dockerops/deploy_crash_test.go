@@ -42,6 +42,9 @@ func TestFaultSIGKILLAtEachDeployStage(t *testing.T) {
 	webConfig := e.containerConfig("web")
 	e.edit("content/index.txt", "content v2\n")
 	e.editCompose("VERSION: v1", "VERSION: crash")
+	// A Compose change alone no longer rebuilds (issue 12.1): a baked file makes the
+	// deploy build, so that it has a build stage to be killed at.
+	e.edit("baked.txt", "baked crash\n")
 	// nextStart opens the state as a fresh scar process does.
 	nextStart := func(t *testing.T) *Service {
 		t.Helper()

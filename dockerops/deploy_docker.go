@@ -38,59 +38,62 @@ var _ Builder = (*client.Client)(nil)
 // deploy applies, whether it builds, and what becomes of each container.
 type dockerPlan struct {
 	compose bool
-	// targets are Compose service names, or container names of a plain project.
+	// targets are the Compose services the deploy creates or recreates, or the
+	// container names of a plain project.
 	targets []string
 	// build are the targets whose image is rebuilt.
 	build          []string
 	rebuildReason  string
 	composeChanged bool
 	// recreate get a new container (Compose up, or a plain recreate); restart are
-	// restarted in place so that bind-mounted code is read again.
+	// restarted in place so that bind-mounted code is read again; remove are the
+	// containers of services gone from the Compose file.
 	recreate []*member
 	restart  []*member
+	remove   []*member
+	// actions are, for a Compose project, what the deploy does to each service.
+	actions []ServiceAction
+	// images are the image names the Compose file gives the rebuilt services ("" when
+	// it names none).
+	images map[string]string
+	// undone makes affects name the containers an undo put back rather than those the
+	// deploy changed.
+	undone bool
 }
 
 // recreating reports whether the deploy replaces containers rather than restarting them.
-func (d *dockerPlan) recreating() bool { return len(d.build) > 0 || d.composeChanged }
+func (d *dockerPlan) recreating() bool {
+	if d.actions != nil {
+		return len(d.targets) > 0
+	}
+	return len(d.build) > 0 || d.composeChanged
+}
 
 // planDocker decides, from the file plan, the project's containers and its Compose
-// services (nil for a plain project), what the deploy does on the Docker side.
-func (s *Service) planDocker(p *projects.Project, files *deployments.Plan, ms []*member, services map[string]composeService) (*dockerPlan, error) {
+// views before and after the deploy (nil for a plain project), what the deploy does on
+// the Docker side.
+func (s *Service) planDocker(p *projects.Project, files *deployments.Plan, ms []*member, before, after *composeView) (*dockerPlan, error) {
 	dp := &dockerPlan{compose: p.ComposeProject != "", composeChanged: len(files.ComposeFiles) > 0}
 	found := slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return !m.found() })
-	contexts := map[string]string{} // target → build context
 	if dp.compose {
-		dp.targets = p.Services
-		if len(dp.targets) == 0 {
-			dp.targets = builtServices(services)
+		dp.actions = []ServiceAction{}
+		if err := s.planServices(p, files, found, *before, *after, dp); err != nil {
+			return nil, err
 		}
-		if len(dp.targets) == 0 {
-			for _, m := range found {
-				if m.service != "" && !slices.Contains(dp.targets, m.service) {
-					dp.targets = append(dp.targets, m.service)
-				}
-			}
-		}
-		for _, t := range dp.targets {
-			if svc, ok := services[t]; ok && svc.BuildContext != "" {
-				contexts[t] = svc.BuildContext
-			} else if !ok {
-				return nil, badInput("project %s: service %q is not in the Compose file of %s", p.Name, t, p.Production)
-			}
-		}
-	} else {
-		for _, m := range found {
-			dp.targets = append(dp.targets, m.name)
-			if hasDockerfile(p, files) {
-				contexts[m.name] = p.Production
-			}
+		return dp, nil
+	}
+	contexts := map[string]string{} // target → build context
+	for _, m := range found {
+		dp.targets = append(dp.targets, m.name)
+		if hasDockerfile(p, files) {
+			contexts[m.name] = p.Production
 		}
 	}
 
 	members := func(target string) []*member {
 		var out []*member
 		for _, m := range found {
-			if (dp.compose && m.service == target) || (!dp.compose && m.name == target) {
+			if m.name == target {
 				out = append(out, m)
 			}
 		}
@@ -127,26 +130,6 @@ func (s *Service) planDocker(p *projects.Project, files *deployments.Plan, ms []
 		}
 	}
 	return dp, nil
-}
-
-// composeServices reads the production Compose file; before the first deploy, when
-// production has none yet, the workspace's stands in, its paths moved to production.
-func (s *Service) composeServices(ctx context.Context, p *projects.Project) (map[string]composeService, error) {
-	services, err := s.compose.Services(ctx, p.Production, p.ComposeProject, p.DockerHost)
-	if err == nil {
-		return services, nil
-	}
-	ws, wsErr := s.compose.Services(ctx, p.Workspace, p.ComposeProject, p.DockerHost)
-	if wsErr != nil {
-		return nil, fmt.Errorf("read the Compose file: %w", err)
-	}
-	for name, svc := range ws {
-		if rel, err := filepath.Rel(p.Workspace, svc.BuildContext); err == nil && svc.BuildContext != "" && !strings.HasPrefix(rel, "..") {
-			svc.BuildContext = filepath.Join(p.Production, rel)
-			ws[name] = svc
-		}
-	}
-	return ws, nil
 }
 
 func hasDockerfile(p *projects.Project, files *deployments.Plan) bool {
@@ -210,13 +193,18 @@ func within(path, dir string) bool {
 type keptImage struct {
 	Target string `json:"target"`
 	Ref    string `json:"ref"` // what the containers were created from, e.g. "po-backend:latest"
-	ID     string `json:"id"`
+	ID     string `json:"id"`  // the image before the build; "" when there was none
+	// New is the image the deploy built; an undo or rollback removes it.
+	New string `json:"new,omitempty"`
 }
 
 // keepImages tags the running image of each target to be rebuilt with
 // scar-rollback/<project>/<target>:<deploy-id>, which keeps it from being pruned and
 // lets a rollback put its name back on it.
 func (s *Service) keepImages(ctx context.Context, p *projects.Project, dp *dockerPlan, deployID string) ([]keptImage, error) {
+	if dp.actions != nil {
+		return s.keepServiceImages(ctx, p, dp, deployID)
+	}
 	var kept []keptImage
 	for _, m := range dp.recreate {
 		target := m.service
@@ -240,24 +228,13 @@ func (s *Service) keepImages(ctx context.Context, p *projects.Project, dp *docke
 	return kept, nil
 }
 
-func rollbackTag(project, target, deployID string) string {
-	clean := func(s string) string {
-		s = strings.ToLower(s)
-		return strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-				return r
-			}
-			return '-'
-		}, s)
-	}
-	return "scar-rollback/" + clean(project) + "/" + clean(target) + ":" + clean(deployID)
-}
-
-// restoreImages puts each kept image's name back on it.
+// restoreImages puts each kept image's name back on it, and removes the images the
+// deploy built where nothing uses them any more (see dropNewImages).
 func (s *Service) restoreImages(ctx context.Context, kept []keptImage) error {
 	var errs []error
+	defer func() { _ = s.dropNewImages(ctx, kept) }()
 	for _, k := range kept {
-		if k.Ref == "" || strings.HasPrefix(k.Ref, "sha256:") {
+		if k.Ref == "" || k.ID == "" || strings.HasPrefix(k.Ref, "sha256:") {
 			continue
 		}
 		if _, err := s.builder.ImageTag(ctx, client.ImageTagOptions{Source: k.ID, Target: k.Ref}); err != nil {
@@ -267,8 +244,20 @@ func (s *Service) restoreImages(ctx context.Context, kept []keptImage) error {
 	return errors.Join(errs...)
 }
 
-// affects reports whether the deploy recreated or restarted this container.
+// affects reports whether the deploy recreated or restarted this container (after an
+// undo: whether the undo put it back).
 func (d *dockerPlan) affects(m *member) bool {
+	if d.actions != nil {
+		switch d.action(m.service) {
+		case ActionRecreate, ActionRestart:
+			return true
+		case ActionCreate:
+			return !d.undone
+		case ActionRemove:
+			return d.undone
+		}
+		return false
+	}
 	if d.recreating() {
 		for _, t := range d.targets {
 			if (d.compose && m.service == t) || (!d.compose && m.name == t) {

@@ -27,6 +27,11 @@ type journalNote struct {
 	Images    []keptImage `json:"images,omitempty"`
 	Swaps     []swapNote  `json:"swaps,omitempty"`
 	Stage     string      `json:"stage"`
+	// Actions are a Compose deploy's per-service actions; a note without them is from
+	// before scar planned per service and is put back the old way.
+	Actions []ServiceAction `json:"actions,omitempty"`
+	// Removed are the containers of the services the deploy removes.
+	Removed []removedNote `json:"removed,omitempty"`
 }
 
 // swapNote is a swap as journaled.
@@ -43,12 +48,16 @@ const noteKey = "docker"
 // record at once; the work goes on in the background, reporting each stage to
 // progress. The final event's stage is StageDone or StageFailed. An empty plan
 // returns a record with status nothing_to_do and runs nothing. The call fails when
-// the project is busy, unknown, or the plan cannot be made.
+// the project is busy, unknown, or the plan cannot be made, and — under a context from
+// WithConfirmedPlan — with a *PlanChangedError when the plan is not the confirmed one.
 func (s *Service) Deploy(ctx context.Context, project string, who Actor, progress Progress) (*Deployment, error) {
 	return s.launch(ctx, project, OpDeploy, who, progress, func(p *projects.Project) (*launchSpec, error) {
 		pl, err := s.plan(ctx, p)
 		if err != nil {
 			return nil, err
+		}
+		if want := confirmedPlan(ctx); want != "" && want != pl.api.Fingerprint {
+			return nil, fmt.Errorf("deploy %s: %w", p.Name, &PlanChangedError{Confirmed: want, Plan: pl.api})
 		}
 		spec := &launchSpec{kind: KindDeploy, plan: pl.api, work: func(ctx context.Context, r *run) string { return s.runDeploy(ctx, r, pl) }}
 		if pl.files.Empty() {
@@ -119,7 +128,8 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 // runDeploy does the deploy's stages and, when one fails, undoes what was done.
 func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status string) {
 	p, dp, id := r.p, pl.docker, r.rec.ID
-	note := journalNote{Compose: dp.compose, Targets: dp.targets, Recreated: dp.recreating(), Restarted: names(dp.restart)}
+	note := journalNote{Compose: dp.compose, Targets: dp.targets, Recreated: dp.recreating(), Restarted: names(dp.restart),
+		Actions: dp.actions, Removed: removedNotes(dp)}
 	var (
 		d     *deployments.Deploy
 		swaps []swap
@@ -178,7 +188,12 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 			if err := journal(StageBuild); err != nil {
 				return err
 			}
-			return s.build(ctx, p, dp)
+			err = s.build(ctx, p, dp)
+			s.noteBuilt(ctx, p, note.Images)
+			if jerr := journal(StageBuild); err == nil {
+				err = jerr
+			}
+			return err
 		})
 		if err != nil {
 			return fail(err, nil)
@@ -216,6 +231,9 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	if err := s.dropOld(ctx, swaps); err != nil {
 		s.logger.Warn("removing replaced containers", "deploy", id, "error", err)
 	}
+	if err := s.dropRemoved(ctx, note.Removed); err != nil {
+		s.logger.Warn("removing the containers of removed services", "deploy", id, "error", err)
+	}
 	if err := d.Commit(ctx); err != nil {
 		// The containers run the new version and pass the gate; only the bookkeeping
 		// failed. Undoing now would take down a healthy deploy.
@@ -242,6 +260,9 @@ func containsSwap(list []swapNote, sw swap) bool {
 }
 
 func applyMessage(dp *dockerPlan) string {
+	if dp.actions != nil {
+		return serviceApplyMessage(dp.actions)
+	}
 	switch {
 	case dp.recreating():
 		return "recreating " + joinNames(dp.targets)
@@ -261,6 +282,7 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 	status, verb := endOf(cause)
 	r.event(StageRollback, "", fmt.Sprintf("%s %s: %v; rolling back", step, verb, cause))
 	err := s.putBack(ctx, r.p, d, dp, note, swaps)
+	dp.undone = true
 	if err == nil && (step == StageApply || step == StageHealth) {
 		// The old version must be serving again when the report goes out.
 		_, err = s.gate(ctx, r.p, dp, r.event3)
@@ -294,12 +316,19 @@ func (s *Service) putBack(ctx context.Context, p *projects.Project, d *deploymen
 			errs = append(errs, err)
 		}
 	}
+	if err := s.dropNewImages(ctx, note.Images); err != nil {
+		s.logger.Warn("removing the images of an undone deploy", "project", p.Name, "error", err)
+	}
 	return errors.Join(errs...)
 }
 
 // reapply brings the containers back to the restored files and images.
 func (s *Service) reapply(ctx context.Context, p *projects.Project, note *journalNote, swaps []swap) error {
 	switch {
+	case note.Compose && note.Actions != nil:
+		err := s.reapplyServices(ctx, p, note)
+		_ = s.dropNewImages(ctx, note.Images) // the containers no longer use them
+		return err
 	case note.Compose && note.Recreated:
 		_, err := s.compose.Run(ctx, p.Production, p.ComposeProject, p.DockerHost, append([]string{"up", "-d", "--no-deps"}, note.Targets...)...)
 		return err

@@ -59,6 +59,13 @@ const composeTemplate = `services:
 
 func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 	t.Helper()
+	return newDeployEnvWith(t, ps, composeTemplate, true)
+}
+
+// newDeployEnvWith makes a deployEnv from a Compose template ({{name}} and {{image}}
+// replaced); with up, production is brought up and web and db are awaited healthy.
+func newDeployEnvWith(t *testing.T, ps projectMap, template string, up bool) *deployEnv {
+	t.Helper()
 	cli := dockertest.Client(t)
 	image := dockertest.BuildAppImage(t)
 	if len(dockertest.ComposeCommand()) == 0 {
@@ -68,7 +75,7 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 	dockertest.RemoveImagesWhenDone(t, cli, name) // builds a rollback left untagged, too
 	ws, prod := t.TempDir(), t.TempDir()
 	files := map[string]string{
-		"docker-compose.yml": strings.NewReplacer("{{name}}", name, "{{image}}", image).Replace(composeTemplate),
+		"docker-compose.yml": strings.NewReplacer("{{name}}", name, "{{image}}", image).Replace(template),
 		"Dockerfile":         "FROM " + image + "\nCOPY baked.txt /srv/baked.txt\n",
 		"baked.txt":          "baked v1\n",
 		"content/index.txt":  "content v1\n",
@@ -116,12 +123,15 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 		imgs, _ := cli.ImageList(ctx, client.ImageListOptions{})
 		for _, img := range imgs.Items {
 			for _, tag := range img.RepoTags {
-				if strings.HasPrefix(tag, name+"-") || strings.HasPrefix(tag, "scar-rollback/"+name+"/") {
+				if strings.HasPrefix(tag, name+"-") || strings.HasPrefix(tag, name+"_") || strings.HasPrefix(tag, rollbackRepoPrefix(name)) {
 					cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
 				}
 			}
 		}
 	})
+	if !up {
+		return e
+	}
 	if out, err := e.compose.Run(ctx, prod, name, "", "up", "-d", "--build"); err != nil {
 		t.Fatalf("compose up: %v: %s", err, out)
 	}

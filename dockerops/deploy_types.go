@@ -43,7 +43,37 @@ type DeployPlan struct {
 	// EditedInProduction are production files the deploy overwrites or deletes that
 	// were edited by hand since the last deploy (the backup keeps them).
 	EditedInProduction []string `json:"edited_in_production,omitempty"`
+	// ServiceActions say, for a Compose project, what the deploy does to each service
+	// of the Compose file (before and after it) and why; empty for a plain project.
+	ServiceActions []ServiceAction `json:"service_actions"`
+	// Fingerprint identifies this plan: a deploy confirmed for it runs only while the
+	// plan is still the same (see WithConfirmedPlan).
+	Fingerprint string `json:"fingerprint"`
 }
+
+// ServiceAction is what a deploy does to one Compose service, and why
+// ("worker", "recreate", "same image as web, rebuilt").
+type ServiceAction struct {
+	Service string `json:"service"`
+	Action  string `json:"action"`
+	Reason  string `json:"reason"`
+}
+
+// Service actions of a deploy.
+const (
+	// ActionCreate: the service has no container yet (new in the Compose file, or
+	// never started); Compose creates it.
+	ActionCreate = "create"
+	// ActionRecreate: its configuration in the Compose file changed, or its image was
+	// rebuilt; Compose replaces its containers.
+	ActionRecreate = "recreate"
+	// ActionRestart: it bind-mounts a changed path; its containers are restarted.
+	ActionRestart = "restart"
+	// ActionRemove: it is gone from the Compose file; its containers are removed.
+	ActionRemove = "remove"
+	// ActionNone: nothing of it changed; it keeps running untouched.
+	ActionNone = "none"
+)
 
 // Empty reports whether there is nothing to deploy.
 func (p *DeployPlan) Empty() bool {

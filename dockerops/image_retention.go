@@ -20,13 +20,12 @@ func (s *Service) pruneRollbackTags(ctx context.Context, p *projects.Project) er
 	if err != nil {
 		return err
 	}
-	// Tags are compared as rollbackTag writes them: lowercased and cleaned.
+	// Tags are compared as rollbackTag writes them.
 	keep := map[string]bool{}
 	for _, b := range backups {
-		_, id, _ := strings.Cut(rollbackTag(p.Name, "x", b.DeployID), ":")
-		keep[id] = true
+		keep[imageTag(b.DeployID)] = true
 	}
-	repoPrefix := strings.TrimSuffix(rollbackTag(p.Name, "x", "x"), "x:x")
+	repoPrefix := rollbackRepoPrefix(p.Name)
 	res, err := s.builder.ImageList(ctx, client.ImageListOptions{
 		Filters: client.Filters{}.Add("reference", repoPrefix+"*"),
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/scar-dev/scar/deployments"
@@ -99,6 +100,24 @@ func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status 
 		}
 	}
 
+	if note.Compose && note.Actions != nil {
+		if len(servicesWith(note.Actions, ActionCreate, ActionRecreate, ActionRestart, ActionRemove)) > 0 {
+			r.event(StageApply, "", "applying the previous version: "+undoMessage(note.Actions))
+			if err := r.stage(StageApply, func() error { return s.reapplyServices(ctx, p, &note) }); err != nil {
+				return fail(StageApply, err, nil)
+			}
+			r.event(StageHealth, "", "waiting for the containers to run and be healthy")
+			dp := &dockerPlan{compose: true, actions: note.Actions, undone: true}
+			var failed *member
+			if err := r.stage(StageHealth, func() (err error) { failed, err = s.gate(ctx, p, dp, r.event3); return err }); err != nil {
+				return fail(StageHealth, err, failed)
+			}
+		}
+		if err := s.dropNewImages(ctx, note.Images); err != nil {
+			s.logger.Warn("removing the images of a rolled-back deploy", "rollback", r.rec.ID, "error", err)
+		}
+		return s.rolledBack(ctx, r, p, undo)
+	}
 	dp := &dockerPlan{compose: note.Compose, targets: note.Targets, composeChanged: note.Recreated}
 	var swaps []swap
 	if note.Recreated || len(note.Restarted) > 0 {
@@ -134,10 +153,28 @@ func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status 
 			s.logger.Warn("removing replaced containers", "rollback", r.rec.ID, "error", err)
 		}
 	}
+	return s.rolledBack(ctx, r, p, undo)
+}
+
+// rolledBack ends a successful rollback.
+func (s *Service) rolledBack(ctx context.Context, r *run, p *projects.Project, undo string) string {
 	if err := s.pruneRollbackTags(ctx, p); err != nil {
 		s.logger.Warn("removing old rollback tags", "project", p.Name, "error", err)
 	}
 	r.event(StageDone, "", fmt.Sprintf("rolled back deploy %s in %s", undo, s.now().Sub(r.rec.StartedAt).Round(100*time.Millisecond)))
 	r.finish(DeploySuccess, "", nil, nil)
 	return DeploySuccess
+}
+
+// undoMessage says what putting a deploy's services back does to each.
+func undoMessage(actions []ServiceAction) string {
+	var parts []string
+	for _, a := range []struct{ action, verb string }{
+		{ActionCreate, "removing"}, {ActionRemove, "bringing back"}, {ActionRecreate, "recreating"}, {ActionRestart, "restarting"},
+	} {
+		if svcs := servicesWith(actions, a.action); len(svcs) > 0 {
+			parts = append(parts, a.verb+" "+joinNames(svcs))
+		}
+	}
+	return strings.Join(parts, "; ")
 }

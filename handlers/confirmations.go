@@ -34,10 +34,16 @@ func keyboard(token string) *telego.InlineKeyboardMarkup {
 
 // ask sends r with Confirm/Cancel buttons and keeps the confirmation of action.
 func (b *Bot) ask(ctx context.Context, in *request, action, project string, r *reply) string {
+	return b.askDetail(ctx, in, action, project, "", r)
+}
+
+// askDetail is ask for a confirmation of something exact (a deploy's plan fingerprint).
+func (b *Bot) askDetail(ctx context.Context, in *request, action, project, detail string, r *reply) string {
 	p, replaced, err := b.confirms.Ask(in.chatID, in.user.ID, action, project)
 	if err != nil {
 		return errorText("ask for a confirmation", err)
 	}
+	b.confirms.SetDetail(p.Token, detail)
 	if replaced != nil {
 		b.closeConfirmation(ctx, *replaced, "✖️ Replaced by a newer request: nothing was done.")
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mymmrac/telego"
+
 	"github.com/scar-dev/scar/confirm"
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/store"
@@ -65,7 +67,7 @@ func (b *Bot) askDeploy(ctx context.Context, in *request) string {
 	if in.level < levelFull {
 		return b.showPlanOnly(ctx, in, p.Name, r)
 	}
-	return b.ask(ctx, in, dockerops.OpDeploy, p.Name, r)
+	return b.askDetail(ctx, in, dockerops.OpDeploy, p.Name, plan.Fingerprint, r)
 }
 
 // showPlanOnly answers a read-only user's /docker_deploy: the plan, with no button
@@ -107,7 +109,9 @@ func addPlan(r *reply, plan *dockerops.DeployPlan) {
 	} else {
 		r.add("🔨 Rebuild: no")
 	}
-	if len(plan.Services) > 0 {
+	if len(plan.ServiceActions) > 0 {
+		addServiceActions(r, plan.ServiceActions, false)
+	} else if len(plan.Services) > 0 {
 		r.add("🔄 Services: %s", esc(clip(strings.Join(plan.Services, ", "), maxDynamic)))
 	}
 }
@@ -137,6 +141,63 @@ func addProductionNotes(r *reply, plan *dockerops.DeployPlan) {
 			more = fmt.Sprintf(" and %d more", len(note.files)-len(shown))
 		}
 		r.add("%s: %s%s", note.text, strings.Join(codes, ", "), more)
+	}
+}
+
+// serviceMarks mark each service action in a plan.
+var serviceMarks = map[string]string{
+	dockerops.ActionCreate: "🆕", dockerops.ActionRecreate: "♻️", dockerops.ActionRestart: "🔁", dockerops.ActionRemove: "🗑",
+}
+
+// undoVerbs say what undoing a deploy does to a service the deploy acted on.
+var undoVerbs = map[string]string{
+	dockerops.ActionCreate: "removed again", dockerops.ActionRecreate: "recreated as before",
+	dockerops.ActionRestart: "restarted", dockerops.ActionRemove: "brought back",
+}
+
+// addServiceActions lists what the deploy does to each service and why — with undo,
+// what rolling it back does — and names the services left alone on one line.
+func addServiceActions(r *reply, actions []dockerops.ServiceAction, undo bool) {
+	r.add("🔄 Services:")
+	var untouched []string
+	for _, a := range actions {
+		if a.Action == dockerops.ActionNone {
+			untouched = append(untouched, a.Service)
+			continue
+		}
+		if undo {
+			r.add("%s <b>%s</b>: %s (the deploy: %s — %s)", serviceMarks[a.Action], esc(clip(a.Service, 100)), undoVerbs[a.Action], esc(a.Action), esc(clip(a.Reason, maxDynamic)))
+			continue
+		}
+		r.add("%s <b>%s</b>: %s — %s", serviceMarks[a.Action], esc(clip(a.Service, 100)), esc(a.Action), esc(clip(a.Reason, maxDynamic)))
+	}
+	if len(untouched) > 0 {
+		r.add("✔️ left running: %s", esc(clip(strings.Join(untouched, ", "), maxDynamic)))
+	}
+}
+
+// askAgain answers a confirmed deploy whose plan changed before it ran: nothing was
+// deployed; the new plan is shown and confirmed anew.
+func (b *Bot) askAgain(ctx context.Context, live *liveMessage, p confirm.Pending, who dockerops.Actor, plan *dockerops.DeployPlan) {
+	b.record(ctx, who, p.Action, p.Project, "plan_changed", plan.Fingerprint)
+	done := &reply{}
+	done.add("⚠️ The plan of <b>%s</b> changed after you confirmed it (the workspace or production changed): nothing was deployed.", esc(p.Project))
+	live.finish(ctx, done)
+	if plan.Empty() {
+		r := &reply{}
+		r.add("✅ Nothing to deploy now: production of <b>%s</b> matches the workspace.", esc(p.Project))
+		_, _ = b.sendReply(ctx, p.ChatID, r)
+		return
+	}
+	r := &reply{}
+	r.add("🚀 <b>Deploy Workspace → Production</b> — %s (new plan)", esc(p.Project))
+	r.blank()
+	addPlan(r, plan)
+	in := &request{chatID: p.ChatID, user: telego.User{ID: p.UserID}}
+	if text := b.askDetail(ctx, in, dockerops.OpDeploy, p.Project, plan.Fingerprint, r); text != "" {
+		failed := &reply{}
+		failed.add("%s", text)
+		_, _ = b.sendReply(ctx, p.ChatID, failed)
 	}
 }
 
@@ -175,7 +236,15 @@ func (b *Bot) askRollback(ctx context.Context, in *request) string {
 	r.add("⏪ <b>Roll Back Production</b> — %s", esc(p.Name))
 	r.blank()
 	r.add("Undo deploy <code>%s</code> by %s, %s UTC", esc(d.ID), esc(clip(d.Who, maxDynamic)), d.StartedAt.UTC().Format("2006-01-02 15:04"))
-	addPlan(r, &d.Plan)
+	undone := d.Plan
+	actions := undone.ServiceActions
+	if len(actions) > 0 {
+		undone.ServiceActions, undone.Services = nil, nil
+	}
+	addPlan(r, &undone)
+	if len(actions) > 0 {
+		addServiceActions(r, actions, true)
+	}
 	return b.ask(ctx, in, dockerops.OpRollback, p.Name, r)
 }
 
@@ -198,9 +267,16 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 		start := b.deploys.Deploy
 		if p.Action == dockerops.OpRollback {
 			start = b.deploys.Rollback
+		} else if p.Detail != "" {
+			// Run the plan that was confirmed, and nothing else.
+			ctx = dockerops.WithConfirmedPlan(ctx, p.Detail)
 		}
 		d, err := recovered(func() (*dockerops.Deployment, error) { return start(ctx, p.Project, who, progress) })
 		b.logPanic(ctx, "telegram: "+p.Action+" panicked", err, slog.String("project", p.Project))
+		if changed, ok := errors.AsType[*dockerops.PlanChangedError](err); ok {
+			b.askAgain(ctx, live, p, who, &changed.Plan)
+			return
+		}
 		if err != nil {
 			r := &reply{}
 			r.add("%s", errorText(p.Action, err))
