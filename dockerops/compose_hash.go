@@ -38,8 +38,8 @@ func (c *Compose) View(ctx context.Context, dir, project, dockerHost string, pre
 			projectDirArg = pre[i+1]
 		}
 	}
-	wg.Go(func() { cfgOut, cfgErr = c.Run(ctx, dir, project, dockerHost, append(pre1, "config")...) })
-	wg.Go(func() { hOut, hErr = c.Run(ctx, dir, project, dockerHost, append(pre2, "config", "--hash", "*")...) })
+	wg.Go(func() { cfgOut, cfgErr = c.Output(ctx, dir, project, dockerHost, append(pre1, "config")...) })
+	wg.Go(func() { hOut, hErr = c.Output(ctx, dir, project, dockerHost, append(pre2, "config", "--hash", "*")...) })
 	wg.Wait()
 	if err := errors.Join(cfgErr, hErr); err != nil {
 		return v, err
@@ -51,8 +51,9 @@ func (c *Compose) View(ctx context.Context, dir, project, dockerHost string, pre
 	return composeView{services: services, hashes: parseConfigHashes(hOut)}, nil
 }
 
-// parseConfigHashes reads `config --hash` output; other lines (warnings on stderr,
-// which Run mixes in) are skipped.
+// parseConfigHashes reads `config --hash` output (standard output alone: Compose warns
+// on stderr of every variable the child environment leaves unset); any other line is
+// skipped.
 func parseConfigHashes(out string) map[string]string {
 	hashes := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
