@@ -284,8 +284,8 @@ func TestRestartProgressIsEditedContainerByContainer(t *testing.T) {
 	}
 	h.marker(admin.ID)
 	entries, _ := h.db.Audit(context.Background(), "project-orchestrator", time.Time{}, 10)
-	if len(entries) == 0 || entries[0].Action != "restart" || entries[0].Outcome != "error" {
-		t.Errorf("last audit entry %+v, want restart error", entries)
+	if len(entries) == 0 || entries[0].Action != "restart" || entries[0].Outcome != "restart_failed" {
+		t.Errorf("last audit entry %+v, want restart restart_failed", entries)
 	}
 }
 

@@ -219,7 +219,7 @@ func (b *Bot) runRestart(p confirm.Pending, who dockerops.Actor) {
 		case err != nil:
 			outcome, detail = "error", clip(err.Error(), 300)
 		case !res.OK:
-			outcome, detail = "error", "some containers did not come back"
+			outcome, detail = "restart_failed", "some containers did not come back" // as REST audits it
 		}
 		b.record(ctx, who, dockerops.OpRestart, p.Project, outcome, detail)
 	})
