@@ -33,6 +33,7 @@ func TestCancelButtonStopsADeploy(t *testing.T) {
 	image := dockertest.BuildAppImage(t)
 	compose := dockertest.ComposeCommand()
 	name := dockertest.UniqueName(t, "tgcancel")
+	dockertest.RemoveImagesWhenDone(t, cli, name) // its build and rollback tags, removed after its containers
 	prod, ws := t.TempDir(), t.TempDir()
 	composeFile := fmt.Sprintf("services:\n  web:\n    build: .\n    image: %s-web:latest\n", name)
 	dockerfile := "FROM " + image + "\n"

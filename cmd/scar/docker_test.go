@@ -151,6 +151,7 @@ func TestStaticBinaryInScratchImage(t *testing.T) {
 	ctx := context.Background()
 	cli := dockertest.Client(t)
 	name := dockertest.UniqueName(t, "scarimg")
+	dockertest.RemoveImagesWhenDone(t, cli, name) // the image and its build layers, after the container
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "scar"), ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -184,7 +185,6 @@ func TestStaticBinaryInScratchImage(t *testing.T) {
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
-	t.Cleanup(func() { cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}) })
 
 	port := network.MustParsePort("8080/tcp")
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
