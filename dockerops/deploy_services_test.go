@@ -409,9 +409,11 @@ func TestDeployRunsOnlyTheConfirmedPlan(t *testing.T) {
 func TestDeployComposeNamingAnAddedEnvFile(t *testing.T) {
 	e := newSharedEnv(t, true)
 	db := e.container("db")
-	// In the bind-mounted directory, so that it is no reason to rebuild.
-	e.edit("content/worker.env", "FROM_ENV_FILE=yes\n")
-	e.editCompose("  worker:\n", "  worker:\n    env_file: ./content/worker.env\n")
+	// In the bind-mounted directory, so that it is no reason to rebuild. Not named
+	// *.env: the workspace's environment files are production's own and not deployed
+	// (deploy_env_files), so a worker.env would never reach production.
+	e.edit("content/worker.vars", "FROM_ENV_FILE=yes\n")
+	e.editCompose("  worker:\n", "  worker:\n    env_file: ./content/worker.vars\n")
 	p := e.plan()
 	wantActions(t, p, map[string]string{"worker": ActionRecreate, "db": ActionNone})
 	if p.Rebuild {
