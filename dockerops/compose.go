@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/scar-dev/scar/internal/childproc"
 )
@@ -61,14 +62,23 @@ func NewCompose(command string, opts ...ComposeOption) *Compose {
 	return c
 }
 
+// composeDetectTimeout bounds the detection (its `version` runs).
+const composeDetectTimeout = 30 * time.Second
+
 // Command returns the tool's command line, detecting it if needed.
 func (c *Compose) Command(ctx context.Context) ([]string, error) {
 	if len(c.argv) > 0 {
 		return c.argv, nil
 	}
 	c.once.Do(func() {
+		// The answer is kept for every later call, so it must not depend on the first
+		// caller: a plan that finds nothing to deploy cancels its Compose context while
+		// the detection runs, and a cancelled `version` would say "neither works" until
+		// scar restarts.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), composeDetectTimeout)
+		defer cancel()
 		for _, argv := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
-			cmd := childproc.Command(ctx, "", c.environ, nil, argv[0], append(argv[1:], "version")...)
+			cmd := childproc.Command(dctx, "", c.environ, nil, argv[0], append(argv[1:], "version")...)
 			if childproc.Run(cmd) == nil {
 				c.detected = argv
 				return

@@ -172,6 +172,11 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 	if msErr != nil {
 		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, msErr)
 	}
+	if files.Empty() && p.ComposeProject != "" && !hasComposeMember(p, ms) {
+		// Status says "deploy it", but with nothing to copy a deploy starts nothing:
+		// "nothing to deploy" would leave the project down and seemingly fine.
+		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, notDeployedInSync(p))
+	}
 	dp := &dockerPlan{}
 	if !files.Empty() {
 		c := <-compose

@@ -161,6 +161,15 @@ func (s *Service) composeProblem(ctx context.Context, p *projects.Project, ms []
 		p.ComposeProject, p.Name, engineHas), nil
 }
 
+// notDeployedInSync is the answer to a deploy of a project never deployed whose
+// production already matches the workspace: a deploy only starts containers along
+// with files to copy, so the first start is Compose's.
+func notDeployedInSync(p *projects.Project) *ProblemError {
+	return &ProblemError{Project: p.Name, kind: ErrNotDeployed,
+		Text: fmt.Sprintf("compose project %q has no containers yet, and production already matches the workspace, so a deploy has nothing to copy and would start nothing: start it once in %s with `docker compose -p %s up -d` (or `docker-compose -p %s up -d`); scar manages it from then on",
+			p.ComposeProject, p.Production, p.ComposeProject, p.ComposeProject)}
+}
+
 // composeFileIn returns the first Compose file found in dirs, "" when none is.
 func composeFileIn(dirs ...string) string {
 	for _, dir := range dirs {

@@ -121,3 +121,31 @@ func checkErr(t *testing.T, op string, err, want error, words string) {
 		t.Errorf("%s: err %v; want %v saying %q", op, err, want, words)
 	}
 }
+
+// TestNotDeployedProjectInSyncSaysHowToStart: status tells a Compose project never
+// deployed to "deploy it", but when production already matches the workspace a
+// deploy has nothing to copy and starts nothing. Its plan and its deploy answered
+// "nothing to deploy" (200, and the dry run nothing_to_deploy: true) and the project
+// stayed down; they answer ErrNotDeployed saying how to start it instead.
+func TestNotDeployedProjectInSyncSaysHowToStart(t *testing.T) {
+	if len(dockertest.ComposeCommand()) == 0 {
+		t.Skip("no Compose tool")
+	}
+	compose := "services:\n  web:\n    image: " + dockertest.BuildAppImage(t) + "\n"
+	ws, prod := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(ws, "docker-compose.yml"), compose)
+	writeFile(t, filepath.Join(prod, "docker-compose.yml"), compose)
+	name := dockertest.UniqueName(t, "insync")
+	ps := projectMap{"insync": {Name: "insync", Workspace: ws, Production: prod, ComposeProject: name, AutoDetect: true}}
+	f := newFixture(t, ps, withFileDeploys(t))
+	ctx := context.Background()
+
+	words := "-p " + name + " up -d"
+	_, err := f.svc.PlanDeploy(ctx, "insync")
+	checkErr(t, "plan", err, ErrNotDeployed, words)
+	d, err := f.svc.Deploy(ctx, "insync", Actor{Name: "test"}, nil)
+	checkErr(t, "deploy", err, ErrNotDeployed, words)
+	if d != nil {
+		t.Errorf("deploy: record %+v; want none", d)
+	}
+}

@@ -28,6 +28,8 @@ import (
 // dockerops Service, Compose and engine run it; the Compose tool hangs on `build`
 // (a wrapper that execs the real tool for every other command), because a FROM
 // scratch build has nothing that could hang and no image can be pulled here.
+// The deploy runs in an allowed group chat, where other users can press its buttons
+// (in the admin's private chat nobody else can, and the bot refuses such a press).
 func TestCancelButtonStopsADeploy(t *testing.T) {
 	cli := dockertest.Client(t)
 	image := dockertest.BuildAppImage(t)

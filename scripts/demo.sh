@@ -8,7 +8,8 @@
 #   ./scripts/demo.sh down   stop and remove the demo's containers, images and files
 #
 # Variables: SCAR_DEMO_DIR (default ./.scar-demo), SCAR_DEMO_TOKEN, SCAR_LISTEN_ADDR
-# (default :8080), SCAR_DEMO_PROJECT (the Compose project, default scar-demo).
+# (default :8080), SCAR_DEMO_PROJECT (the Compose project, default scar-demo; give
+# `down` the same), DEMO_PORT (the web service's host port, default 8001).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -51,7 +52,7 @@ down)
   exit 0
   ;;
 -h | --help | help)
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
   ;;
 *) fail "unknown argument '$1' (use: up, down or --help)" ;;
@@ -127,6 +128,7 @@ cat <<TXT
   echo changed > $demo/workspace/content/index.txt
   curl -s -X POST -H 'Authorization: Bearer $token' -d '{"dry_run":true}' $base/api/v1/projects/demo/deploy
   curl -s -X POST -H 'Authorization: Bearer $token' $base/api/v1/projects/demo/deploy
+  curl -s -H 'Authorization: Bearer $token' $base/api/v1/deployments/<the "id" it answered>
 
 Stop scar with Ctrl-C (the demo's containers keep running); remove everything with: $0 down
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,15 @@ func loadConfig(environ []string) (*config, error) {
 		}
 		check(tokens.name, short > 0, fmt.Sprintf("every token must be at least 16 characters (%d of %d are shorter)", short, len(tokens.list)))
 	}
+	// A token in both lists has full rights (the higher wins): one moved to the
+	// read-only list but left in the full one would keep them without a word.
+	both := 0
+	for _, t := range cfg.APIReadTokens {
+		if slices.Contains(cfg.APITokens, t) {
+			both++
+		}
+	}
+	check("SCAR_API_READ_TOKENS", both > 0, fmt.Sprintf("%d of %d tokens are also in SCAR_API_TOKENS, which gives them full rights: remove each from one list", both, len(cfg.APIReadTokens)))
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("environment: %s", strings.Join(problems, "; "))
 	}

@@ -43,6 +43,23 @@ func TestBadEnvironmentNamesEveryVariable(t *testing.T) {
 	}
 }
 
+// TestTokenInBothListsIsRefused: a token in SCAR_API_TOKENS and SCAR_API_READ_TOKENS
+// has full rights, so one moved to the read-only list but left in the full one kept
+// them silently. The environment is refused, and the error does not print the token.
+func TestTokenInBothListsIsRefused(t *testing.T) {
+	const token = "moved-to-read-only-0123456789"
+	_, err := loadConfig([]string{"SCAR_API_TOKENS=full-token-0123456789," + token, "SCAR_API_READ_TOKENS=" + token + ",read-token-0123456789"})
+	if err == nil || !strings.Contains(err.Error(), "SCAR_API_READ_TOKENS: 1 of 2 tokens are also in SCAR_API_TOKENS") {
+		t.Fatalf("loadConfig: %v; want SCAR_API_READ_TOKENS refused for a token also in SCAR_API_TOKENS", err)
+	}
+	if strings.Contains(err.Error(), token) {
+		t.Errorf("the error prints the token: %v", err)
+	}
+	if _, err := loadConfig([]string{"SCAR_API_TOKENS=full-token-0123456789", "SCAR_API_READ_TOKENS=read-token-0123456789"}); err != nil {
+		t.Errorf("distinct lists: %v", err)
+	}
+}
+
 // TestServeMakesStateDirPrivate starts scar on a state directory left readable by
 // others, with its database and deploy backups: after start the directory and the
 // backup directories are 0700 and the database 0600.
