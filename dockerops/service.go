@@ -72,7 +72,9 @@ type Option func(*Service)
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
 // WithPendingChanges sets the check behind ProjectStatus.PendingChanges; without it
-// the field is false. Its answers are cached within a bound (WithPendingMaxAge).
+// the field is false. Its answers are cached until the project's files change
+// (watched with inotify), or within a bound when they cannot be watched
+// (WithPendingMaxAge).
 func WithPendingChanges(f PendingFunc) Option { return func(s *Service) { s.pending = f } }
 
 // WithLocks shares project locks with another user of them (deploys); by default the
