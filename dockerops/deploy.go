@@ -74,12 +74,14 @@ func newBackground() *background {
 	return &background{ctx: ctx, cancel: cancel}
 }
 
-// Shutdown stops the recoveries waiting for Docker (their journals stay for the next
+// Shutdown stops the watches of projects' files (see pending_watch.go) and the
+// recoveries waiting for Docker (their journals stay for the next
 // start), then waits for running deploys and rollbacks to finish until ctx ends; those
 // still running then are cancelled, which rolls them back, and waited for again: a
 // rollback always runs to its end (or to the process's end, after which the journal
 // finishes it at the next start).
 func (s *Service) Shutdown(ctx context.Context) {
+	s.stopWatches()
 	s.stopRecovery()
 	done := make(chan struct{})
 	go func() { s.bg.wg.Wait(); close(done) }()

@@ -118,7 +118,7 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		defer unlock()
 		defer release()
 		// The files changed (or were put back): pending_changes is computed afresh.
-		defer s.pendingCache.invalidate(p.Name)
+		defer s.filesChanged(p)
 		status := spec.work(runCtx, r)
 		done(p.Name, status != DeploySuccess)
 	})

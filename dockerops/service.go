@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,7 +42,13 @@ type Service struct {
 	// trees on every status (see pending.go).
 	pendingMaxAge time.Duration
 	pendingCache  *pendingCache
-	locks         *Locks
+	// watch owns the watches of projects' trees that keep the cached answer valid
+	// until a change; newWatcher makes one (a test makes it fail).
+	watch      *background
+	newWatcher func() (*fsnotify.Watcher, error)
+	// pendingNow is the clock the cached answers' ages are measured with.
+	pendingNow func() time.Time
+	locks      *Locks
 	// pollInterval is how often a restart looks at a container it waits for.
 	pollInterval time.Duration
 
@@ -65,7 +72,9 @@ type Option func(*Service)
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
 // WithPendingChanges sets the check behind ProjectStatus.PendingChanges; without it
-// the field is false. Its answers are cached within a bound (WithPendingMaxAge).
+// the field is false. Its answers are cached until the project's files change
+// (watched with inotify), or within a bound when they cannot be watched
+// (WithPendingMaxAge).
 func WithPendingChanges(f PendingFunc) Option { return func(s *Service) { s.pending = f } }
 
 // WithLocks shares project locks with another user of them (deploys); by default the
@@ -97,6 +106,9 @@ func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog
 		recovery:      newBackground(),
 		pendingMaxAge: DefaultPendingMaxAge,
 		pendingCache:  newPendingCache(),
+		watch:         newBackground(),
+		newWatcher:    fsnotify.NewWatcher,
+		pendingNow:    time.Now,
 	}
 	for _, o := range opts {
 		o(s)
