@@ -295,6 +295,11 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 		r.finish(DeployRollbackFailed, step, fmt.Errorf("%v; rollback failed: %w", cause, err), tail)
 		return DeployRollbackFailed
 	}
+	// The undone deploy's backup is gone, so its rollback tag names nothing to roll
+	// back to: a failed deploy leaves no image name behind.
+	if err := s.pruneRollbackTags(ctx, r.p); err != nil {
+		s.logger.Warn("removing old rollback tags", "project", r.p.Name, "error", err)
+	}
 	r.event(StageFailed, "", fmt.Sprintf("%s at %s, rolled back: the previous version is running", verb, step))
 	r.finish(status, step, cause, tail)
 	return status

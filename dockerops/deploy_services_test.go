@@ -345,6 +345,23 @@ func TestFailedBuildDeployLeavesNoImage(t *testing.T) {
 	}
 }
 
+// TestFailedDeployLeavesNoRollbackTag (issue 12.8, review): the rollback tag a failed
+// deploy put on the running image goes with its backup when the deploy is undone, so
+// a failed deploy leaves no image name behind (each one used to add a
+// scar-rollback/<project>/web:<id> until the next successful deploy).
+func TestFailedDeployLeavesNoRollbackTag(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.edit("Dockerfile", "FROM "+e.image+"\nCOPY baked.txt /srv/baked.txt\nLABEL scar.test.version=2\n")
+	e.editCompose("VERSION: v1", "VERSION: v2\n      UNHEALTHY: \"1\"")
+	d := e.deploy()
+	if d.Status != DeployFailedRolledBack {
+		t.Fatalf("deploy %s (%s), want failed_rolled_back", d.Status, d.Error)
+	}
+	if img, err := e.cli.ImageInspect(context.Background(), rollbackTag(e.p.Name, "web", d.ID)); err == nil {
+		t.Errorf("the failed deploy's rollback tag %s is left on %s", rollbackTag(e.p.Name, "web", d.ID), img.ID)
+	}
+}
+
 // removeService deletes a service's block from the workspace's Compose file.
 func (e *deployEnv) removeService(name string) {
 	e.t.Helper()
