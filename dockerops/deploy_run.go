@@ -344,7 +344,7 @@ func (s *Service) reapply(ctx context.Context, p *projects.Project, note *journa
 		}
 		return errors.Join(errs...)
 	default:
-		ms, err := s.members(ctx, p)
+		ms, err := s.deployMembers(ctx, p)
 		if err != nil {
 			return err
 		}

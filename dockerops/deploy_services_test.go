@@ -175,6 +175,39 @@ func TestDeploySharedImageRestartsEveryService(t *testing.T) {
 	}
 }
 
+// TestDeployContainersListSeesEveryService (issue 12.1, review): a project whose
+// containers list names only some of its Compose services (auto_detect off) still
+// deploys every service from Compose's view: worker, left out of the list, has a
+// container, so a code change restarts it (it used to be "no container yet": the
+// shared image rebuilt and worker created again at every deploy) and the gate waits
+// for it.
+func TestDeployContainersListSeesEveryService(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.p.AutoDetect, e.p.Containers = false, []string{"web", "db"}
+	worker, db := e.container("worker"), e.container("db")
+
+	e.edit("content/index.txt", "content v2\n")
+	p := e.plan()
+	wantActions(t, p, map[string]string{"web": ActionRestart, "worker": ActionRestart, "db": ActionNone})
+	if p.Rebuild {
+		t.Errorf("a code change rebuilds: %s", p.RebuildReason)
+	}
+	d := e.deploy()
+	e.mustSucceed(d)
+	if now := e.container("worker"); now.ID != worker.ID || now.StartedAt == worker.StartedAt {
+		t.Errorf("worker: want the same container restarted; was %+v, now %+v", worker, now)
+	}
+	gated := slices.ContainsFunc(d.Events, func(ev Event) bool {
+		return ev.Stage == StageHealth && strings.Contains(ev.Container, "worker")
+	})
+	if !gated {
+		t.Errorf("the gate did not wait for the restarted worker: %+v", d.Events)
+	}
+	if !sameContainer(e.container("db"), db) {
+		t.Errorf("db was touched by a code change")
+	}
+}
+
 // TestDeployAddedServiceIsCreated (issue 12.1 c): a service added to the Compose file
 // is in the plan as new and runs after the deploy; the others are left alone.
 func TestDeployAddedServiceIsCreated(t *testing.T) {

@@ -22,7 +22,7 @@ func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan,
 	if timeout <= 0 {
 		timeout = projects.DefaultHealthTimeout
 	}
-	ms, err := s.members(ctx, p)
+	ms, err := s.deployMembers(ctx, p)
 	if err != nil {
 		return nil, err
 	}
