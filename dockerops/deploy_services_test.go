@@ -458,6 +458,9 @@ func TestDeployRunsOnlyTheConfirmedPlan(t *testing.T) {
 // changed (saying so), leaves db alone, and the deploy applies it.
 func TestDeployComposeNamingAnAddedEnvFile(t *testing.T) {
 	e := newSharedEnv(t, true)
+	// A *.env file is production's own unless the project deploys environment files
+	// (issue 12.3): without the key it is kept, and Compose finds no env_file.
+	e.p.DeployEnvFiles = true
 	db := e.container("db")
 	// In the bind-mounted directory, so that it is no reason to rebuild.
 	e.edit("content/worker.env", "FROM_ENV_FILE=yes\n")
