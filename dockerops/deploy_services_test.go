@@ -208,6 +208,30 @@ func TestDeployContainersListSeesEveryService(t *testing.T) {
 	}
 }
 
+// TestDeployEnvFileChangeSaysSo (issue 12.3, review): with deploy_env_files, a
+// change to .env alone recreates the service whose configuration it changes, and the
+// plan says it came through .env, not "in the Compose file", which did not change.
+func TestDeployEnvFileChangeSaysSo(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.p.DeployEnvFiles = true
+	e.editCompose("VERSION: worker1", "VERSION: ${WORKER_VERSION:-worker1}")
+	e.edit(".env", "WORKER_VERSION=worker1\n")
+	e.mustSucceed(e.deploy())
+
+	e.edit(".env", "WORKER_VERSION=worker2\n")
+	p := e.plan()
+	wantActions(t, p, map[string]string{"worker": ActionRecreate, "web": ActionNone, "db": ActionNone})
+	for _, a := range p.ServiceActions {
+		if a.Service == "worker" && !strings.Contains(a.Reason, ".env") {
+			t.Errorf("worker's reason %q does not name .env", a.Reason)
+		}
+	}
+	e.mustSucceed(e.deploy())
+	if env := e.container("worker").Env; !slices.Contains(env, "VERSION=worker2") {
+		t.Errorf("worker env %v, want VERSION=worker2 from .env", env)
+	}
+}
+
 // TestDeployAddedServiceIsCreated (issue 12.1 c): a service added to the Compose file
 // is in the plan as new and runs after the deploy; the others are left alone.
 func TestDeployAddedServiceIsCreated(t *testing.T) {
