@@ -308,6 +308,14 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 // putBack restores the files, then the images and the containers.
 func (s *Service) putBack(ctx context.Context, p *projects.Project, d *deployments.Deploy, dp *dockerPlan, note *journalNote, swaps []swap) error {
 	var errs []error
+	if note.Compose && note.Actions != nil && (note.Stage == StageApply || note.Stage == StageHealth) {
+		// The containers of created services go before the files: one restarting in a
+		// loop would otherwise make its bind mounts' sources again (the Engine creates
+		// a missing one) in the production directories the undo removes.
+		if err := s.dropCreated(ctx, p, note); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if d != nil {
 		if err := d.Undo(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("restore files: %w", err))

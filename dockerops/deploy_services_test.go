@@ -3,6 +3,9 @@ package dockerops
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -229,6 +232,28 @@ func TestDeployEnvFileChangeSaysSo(t *testing.T) {
 	e.mustSucceed(e.deploy())
 	if env := e.container("worker").Env; !slices.Contains(env, "VERSION=worker2") {
 		t.Errorf("worker env %v, want VERSION=worker2 from .env", env)
+	}
+}
+
+// TestFailedDeployOfAddedServiceLeavesNoDirectory (issue 12.1, review): an added
+// service restarting in a loop fails the deploy, and the undo leaves production as it
+// was: its containers go before the files are restored, so the Engine does not make
+// the directory it bind-mounts again (an empty new/ was left behind, at times: four
+// replicas make it likely).
+func TestFailedDeployOfAddedServiceLeavesNoDirectory(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.edit("new/index.txt", "new\n")
+	e.editCompose("  db:\n", "  cache:\n    image: "+e.image+"\n    restart: unless-stopped\n    scale: 4\n"+
+		"    environment:\n      EXIT_AT_START: \"1\"\n    volumes:\n      - ./new:/srv/new:ro\n  db:\n")
+	d := e.deploy()
+	if d.Status != DeployFailedRolledBack {
+		t.Fatalf("deploy %s (%s), want failed_rolled_back", d.Status, d.Error)
+	}
+	if _, err := os.Lstat(filepath.Join(e.p.Production, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("production has new/ after the undo (%v)", err)
+	}
+	if ids := e.containersOf("cache"); len(ids) != 0 {
+		t.Errorf("cache still has containers %v", ids)
 	}
 }
 
