@@ -117,9 +117,11 @@ func TestCancelButtonStopsADeploy(t *testing.T) {
 		svc.Shutdown(ctx)
 	})
 
-	h.send(admin.ID, admin, "/docker_deploy")
-	c := h.waitSentWithin(admin.ID, "Deploy Workspace → Production", time.Minute)
-	h.press(admin.ID, admin, c.MessageID, buttons(t, c)[0])
+	// In a listed group: other users can press the Cancel button only where they see it
+	// (a press in someone else's private chat is refused as from an unlisted chat).
+	h.send(groupChat, admin, "/docker_deploy")
+	c := h.waitSentWithin(groupChat, "Deploy Workspace → Production", time.Minute)
+	h.press(groupChat, admin, c.MessageID, buttons(t, c)[0])
 
 	var stop string
 	var progress telegramfake.Call
@@ -144,14 +146,14 @@ func TestCancelButtonStopsADeploy(t *testing.T) {
 		msgID = progress.MessageID
 	}
 
-	refused := h.answerTo(h.press(admin.ID, reader, msgID, stop))
+	refused := h.answerTo(h.press(groupChat, reader, msgID, stop))
 	if !strings.Contains(refused, "Only a user who may deploy") {
 		t.Errorf("a read-only user's press answered %q", refused)
 	}
-	if got := h.answerTo(h.press(admin.ID, admin2, msgID, stop)); !strings.Contains(got, "Cancelling") {
+	if got := h.answerTo(h.press(groupChat, admin2, msgID, stop)); !strings.Contains(got, "Cancelling") {
 		t.Fatalf("a full user's press answered %q", got)
 	}
-	final := rendered(t, h.waitSentWithin(admin.ID, "Deploy cancelled", 2*time.Minute))
+	final := rendered(t, h.waitSentWithin(groupChat, "Deploy cancelled", 2*time.Minute))
 	t.Logf("final report:\n%s", final)
 	for _, want := range []string{"at build", "cancelled by telegram:43", "Rolled back"} {
 		if !strings.Contains(final, want) {
@@ -162,11 +164,11 @@ func TestCancelButtonStopsADeploy(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(prod, "Dockerfile")); string(b) != dockerfile {
 		t.Errorf("production's Dockerfile is %q after a cancelled deploy", b)
 	}
-	if got := h.answerTo(h.press(admin.ID, admin, msgID, stop)); !strings.Contains(got, "Too late") {
+	if got := h.answerTo(h.press(groupChat, admin, msgID, stop)); !strings.Contains(got, "Too late") {
 		t.Errorf("a press after the end answered %q", got)
 	}
-	h.send(admin.ID, admin, "/docker_history")
-	if hist := rendered(t, h.waitSentWithin(admin.ID, "Deploy history", time.Minute)); !strings.Contains(hist, "cancelled at build, rolled back") {
+	h.send(groupChat, admin, "/docker_history")
+	if hist := rendered(t, h.waitSentWithin(groupChat, "Deploy history", time.Minute)); !strings.Contains(hist, "cancelled at build, rolled back") {
 		t.Errorf("history:\n%s", hist)
 	}
 }
