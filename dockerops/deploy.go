@@ -159,7 +159,7 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		ms    []*member
 		msErr error
 	)
-	wg.Go(func() { ms, msErr = s.members(ctx, p) })
+	wg.Go(func() { ms, msErr = s.deployMembers(ctx, p) })
 	files, err := s.files.Plan(ctx, p)
 	wg.Wait()
 	if err != nil {

@@ -295,6 +295,11 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 		r.finish(DeployRollbackFailed, step, fmt.Errorf("%v; rollback failed: %w", cause, err), tail)
 		return DeployRollbackFailed
 	}
+	// The undone deploy's backup is gone, so its rollback tag names nothing to roll
+	// back to: a failed deploy leaves no image name behind.
+	if err := s.pruneRollbackTags(ctx, r.p); err != nil {
+		s.logger.Warn("removing old rollback tags", "project", r.p.Name, "error", err)
+	}
 	r.event(StageFailed, "", fmt.Sprintf("%s at %s, rolled back: the previous version is running", verb, step))
 	r.finish(status, step, cause, tail)
 	return status
@@ -303,6 +308,14 @@ func (s *Service) undoDeploy(r *run, d *deployments.Deploy, dp *dockerPlan, note
 // putBack restores the files, then the images and the containers.
 func (s *Service) putBack(ctx context.Context, p *projects.Project, d *deployments.Deploy, dp *dockerPlan, note *journalNote, swaps []swap) error {
 	var errs []error
+	if note.Compose && note.Actions != nil && (note.Stage == StageApply || note.Stage == StageHealth) {
+		// The containers of created services go before the files: one restarting in a
+		// loop would otherwise make its bind mounts' sources again (the Engine creates
+		// a missing one) in the production directories the undo removes.
+		if err := s.dropCreated(ctx, p, note); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if d != nil {
 		if err := d.Undo(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("restore files: %w", err))
@@ -339,7 +352,7 @@ func (s *Service) reapply(ctx context.Context, p *projects.Project, note *journa
 		}
 		return errors.Join(errs...)
 	default:
-		ms, err := s.members(ctx, p)
+		ms, err := s.deployMembers(ctx, p)
 		if err != nil {
 			return err
 		}

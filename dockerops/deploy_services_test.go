@@ -3,6 +3,9 @@ package dockerops
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -172,6 +175,85 @@ func TestDeploySharedImageRestartsEveryService(t *testing.T) {
 	// The image of the rolled-back build is removed (issue 12.8).
 	if _, err := e.cli.ImageInspect(context.Background(), newWeb.Image); err == nil {
 		t.Errorf("the rolled-back build's image %s is left", newWeb.Image)
+	}
+}
+
+// TestDeployContainersListSeesEveryService (issue 12.1, review): a project whose
+// containers list names only some of its Compose services (auto_detect off) still
+// deploys every service from Compose's view: worker, left out of the list, has a
+// container, so a code change restarts it (it used to be "no container yet": the
+// shared image rebuilt and worker created again at every deploy) and the gate waits
+// for it.
+func TestDeployContainersListSeesEveryService(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.p.AutoDetect, e.p.Containers = false, []string{"web", "db"}
+	worker, db := e.container("worker"), e.container("db")
+
+	e.edit("content/index.txt", "content v2\n")
+	p := e.plan()
+	wantActions(t, p, map[string]string{"web": ActionRestart, "worker": ActionRestart, "db": ActionNone})
+	if p.Rebuild {
+		t.Errorf("a code change rebuilds: %s", p.RebuildReason)
+	}
+	d := e.deploy()
+	e.mustSucceed(d)
+	if now := e.container("worker"); now.ID != worker.ID || now.StartedAt == worker.StartedAt {
+		t.Errorf("worker: want the same container restarted; was %+v, now %+v", worker, now)
+	}
+	gated := slices.ContainsFunc(d.Events, func(ev Event) bool {
+		return ev.Stage == StageHealth && strings.Contains(ev.Container, "worker")
+	})
+	if !gated {
+		t.Errorf("the gate did not wait for the restarted worker: %+v", d.Events)
+	}
+	if !sameContainer(e.container("db"), db) {
+		t.Errorf("db was touched by a code change")
+	}
+}
+
+// TestDeployEnvFileChangeSaysSo (issue 12.3, review): with deploy_env_files, a
+// change to .env alone recreates the service whose configuration it changes, and the
+// plan says it came through .env, not "in the Compose file", which did not change.
+func TestDeployEnvFileChangeSaysSo(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.p.DeployEnvFiles = true
+	e.editCompose("VERSION: worker1", "VERSION: ${WORKER_VERSION:-worker1}")
+	e.edit(".env", "WORKER_VERSION=worker1\n")
+	e.mustSucceed(e.deploy())
+
+	e.edit(".env", "WORKER_VERSION=worker2\n")
+	p := e.plan()
+	wantActions(t, p, map[string]string{"worker": ActionRecreate, "web": ActionNone, "db": ActionNone})
+	for _, a := range p.ServiceActions {
+		if a.Service == "worker" && !strings.Contains(a.Reason, ".env") {
+			t.Errorf("worker's reason %q does not name .env", a.Reason)
+		}
+	}
+	e.mustSucceed(e.deploy())
+	if env := e.container("worker").Env; !slices.Contains(env, "VERSION=worker2") {
+		t.Errorf("worker env %v, want VERSION=worker2 from .env", env)
+	}
+}
+
+// TestFailedDeployOfAddedServiceLeavesNoDirectory (issue 12.1, review): an added
+// service restarting in a loop fails the deploy, and the undo leaves production as it
+// was: its containers go before the files are restored, so the Engine does not make
+// the directory it bind-mounts again (an empty new/ was left behind, at times: four
+// replicas make it likely).
+func TestFailedDeployOfAddedServiceLeavesNoDirectory(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.edit("new/index.txt", "new\n")
+	e.editCompose("  db:\n", "  cache:\n    image: "+e.image+"\n    restart: unless-stopped\n    scale: 4\n"+
+		"    environment:\n      EXIT_AT_START: \"1\"\n    volumes:\n      - ./new:/srv/new:ro\n  db:\n")
+	d := e.deploy()
+	if d.Status != DeployFailedRolledBack {
+		t.Fatalf("deploy %s (%s), want failed_rolled_back", d.Status, d.Error)
+	}
+	if _, err := os.Lstat(filepath.Join(e.p.Production, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("production has new/ after the undo (%v)", err)
+	}
+	if ids := e.containersOf("cache"); len(ids) != 0 {
+		t.Errorf("cache still has containers %v", ids)
 	}
 }
 
@@ -345,6 +427,23 @@ func TestFailedBuildDeployLeavesNoImage(t *testing.T) {
 	}
 }
 
+// TestFailedDeployLeavesNoRollbackTag (issue 12.8, review): the rollback tag a failed
+// deploy put on the running image goes with its backup when the deploy is undone, so
+// a failed deploy leaves no image name behind (each one used to add a
+// scar-rollback/<project>/web:<id> until the next successful deploy).
+func TestFailedDeployLeavesNoRollbackTag(t *testing.T) {
+	e := newSharedEnv(t, true)
+	e.edit("Dockerfile", "FROM "+e.image+"\nCOPY baked.txt /srv/baked.txt\nLABEL scar.test.version=2\n")
+	e.editCompose("VERSION: v1", "VERSION: v2\n      UNHEALTHY: \"1\"")
+	d := e.deploy()
+	if d.Status != DeployFailedRolledBack {
+		t.Fatalf("deploy %s (%s), want failed_rolled_back", d.Status, d.Error)
+	}
+	if img, err := e.cli.ImageInspect(context.Background(), rollbackTag(e.p.Name, "web", d.ID)); err == nil {
+		t.Errorf("the failed deploy's rollback tag %s is left on %s", rollbackTag(e.p.Name, "web", d.ID), img.ID)
+	}
+}
+
 // removeService deletes a service's block from the workspace's Compose file.
 func (e *deployEnv) removeService(name string) {
 	e.t.Helper()
@@ -408,11 +507,13 @@ func TestDeployRunsOnlyTheConfirmedPlan(t *testing.T) {
 // changed (saying so), leaves db alone, and the deploy applies it.
 func TestDeployComposeNamingAnAddedEnvFile(t *testing.T) {
 	e := newSharedEnv(t, true)
+	// A *.env file is production's own unless the project deploys environment files
+	// (issue 12.3): without the key it is kept, and Compose finds no env_file.
+	e.p.DeployEnvFiles = true
 	db := e.container("db")
-	// In the bind-mounted directory, so that it is no reason to rebuild. Not named
-	// *.env: such files are production's own and not deployed without deploy_env_files.
-	e.edit("content/worker.vars", "FROM_ENV_FILE=yes\n")
-	e.editCompose("  worker:\n", "  worker:\n    env_file: ./content/worker.vars\n")
+	// In the bind-mounted directory, so that it is no reason to rebuild.
+	e.edit("content/worker.env", "FROM_ENV_FILE=yes\n")
+	e.editCompose("  worker:\n", "  worker:\n    env_file: ./content/worker.env\n")
 	p := e.plan()
 	wantActions(t, p, map[string]string{"worker": ActionRecreate, "db": ActionNone})
 	if p.Rebuild {

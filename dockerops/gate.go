@@ -22,17 +22,19 @@ func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan,
 	if timeout <= 0 {
 		timeout = projects.DefaultHealthTimeout
 	}
-	ms, err := s.members(ctx, p)
+	ms, err := s.deployMembers(ctx, p)
 	if err != nil {
 		return nil, err
 	}
+	before, failedBefore := dp.completedBefore()
 	var checks []*member
 	for _, m := range ms {
-		if dp.affects(m) {
+		// An undo that runs a job which had failed before the deploy puts back its
+		// failure too: the old version is back as it was.
+		if dp.affects(m) && !(dp.undone && failedBefore[dp.key(m)]) {
 			checks = append(checks, m)
 		}
 	}
-	before := dp.completedBefore()
 	deadline := time.Now().Add(timeout)
 	type outcome struct {
 		m   *member
@@ -46,9 +48,12 @@ func (s *Service) gate(ctx context.Context, p *projects.Project, dp *dockerPlan,
 				return
 			}
 			want := runOrComplete
-			if job, known := before[dp.key(m)]; known && job {
+			switch job, known := before[dp.key(m)]; {
+			case failedBefore[dp.key(m)]:
+				// As a restart has it: a failed job, or a crashed service.
+			case known && job:
 				want = mustComplete
-			} else if known {
+			case known:
 				want = mustRun
 			}
 			var r ContainerResult
@@ -87,19 +92,25 @@ func (d *dockerPlan) key(m *member) string {
 
 // completedBefore tells, for each service (or plain container) the deploy recreates
 // or restarts, whether it was a completed job when the plan was made: every one of
-// its containers had exited 0. What the gate does not find here is new to it.
-func (d *dockerPlan) completedBefore() map[string]bool {
-	out := make(map[string]bool)
+// its containers had exited 0. What the gate does not find here is new to it. failed
+// names those with a container that had exited with another code (a failed job, or a
+// crashed service): nothing is known of them, as for a restart, so a deploy that
+// fixes a failed migration passes when it exits 0.
+func (d *dockerPlan) completedBefore() (completed, failed map[string]bool) {
+	completed, failed = make(map[string]bool), make(map[string]bool)
 	for _, m := range append(slices.Clone(d.recreate), d.restart...) {
 		if !m.found() {
 			continue
 		}
 		code, exited := exitCodeOf(m.summary)
 		k := d.key(m)
-		job, seen := out[k]
-		out[k] = (job || !seen) && exited && code == 0
+		job, seen := completed[k]
+		completed[k] = (job || !seen) && exited && code == 0
+		if exited && code != 0 {
+			failed[k] = true
+		}
 	}
-	return out
+	return completed, failed
 }
 
 // waitURL polls url until it answers 2xx or timeout passes.

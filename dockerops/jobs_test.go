@@ -246,3 +246,52 @@ func TestDeployRerunsAJobWhoseInputChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployFixesAFailedJob (issue 12 defect 2, review): a job that had failed before
+// the deploy (a broken migration) is, as for a restart, neither a completed job nor a
+// running service: a deploy that fixes its input passes when it exits 0 (it used to
+// fail with "exited with code 0", and its undo, rerunning the broken job, with
+// rollback_failed). A deploy after which it still fails is undone, and the undo,
+// which puts the old failure back, is not a failed rollback.
+func TestDeployFixesAFailedJob(t *testing.T) {
+	e := newDeployEnv(t, nil)
+	job := "  migrate:\n    image: " + e.image + "\n" + strings.SplitN(jobCompose, "image: {{image}}\n", 3)[2]
+	for _, root := range []string{e.p.Workspace, e.p.Production} {
+		path := filepath.Join(root, "docker-compose.yml")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, path, strings.Replace(string(b), "services:\n", "services:\n"+job, 1))
+		writeFile(t, filepath.Join(root, "migrations", "exit-code"), "3\n")
+	}
+	sameTimes(t, e.p.Workspace, e.p.Production)
+	if out, err := e.compose.Run(context.Background(), e.p.Production, e.p.ComposeProject, "", "up", "-d", "migrate"); err != nil {
+		t.Fatalf("compose up migrate: %v: %s", err, out)
+	}
+	e.p.Services = []string{"web", "migrate"}
+	e.p.Rebuild = projects.RebuildNever
+	f := &fixture{cli: e.cli}
+	migrate := f.serviceContainer(t, e.p.ComposeProject, "migrate")
+	dockertest.WaitExited(t, e.cli, migrate, 30*time.Second)
+
+	e.edit("migrations/exit-code", "4\n")
+	d := e.deploy()
+	if d.Status != DeployFailedRolledBack || !strings.Contains(d.Error, "4") {
+		t.Fatalf("deploy of a still-failing job: %s at %s: %q; want failed_rolled_back naming exit 4", d.Status, d.FailedStep, d.Error)
+	}
+	// The undo ran the job again with its old input; it fails as before.
+	dockertest.WaitExited(t, e.cli, migrate, 30*time.Second)
+	if st := dockertest.Inspect(t, e.cli, migrate).State; st.ExitCode != 3 {
+		t.Errorf("after the undo the job exited %d, want 3 as before the deploy", st.ExitCode)
+	}
+
+	e.edit("migrations/exit-code", "0\n")
+	d = e.deploy()
+	if d.Status != DeploySuccess {
+		t.Fatalf("deploy that fixes the failed job: %s at %s: %s", d.Status, d.FailedStep, d.Error)
+	}
+	if st := dockertest.Inspect(t, e.cli, migrate).State; st.Running || st.ExitCode != 0 {
+		t.Errorf("the deploy passed before the job exited 0: %+v", st)
+	}
+}

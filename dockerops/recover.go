@@ -81,6 +81,13 @@ func (s *Service) finishRecovery(ctx context.Context, rec deployments.Record, ce
 	}
 	if err := s.files.Forget(ctx, rec); err != nil {
 		errs = append(errs, fmt.Errorf("recover deploy %s of %s: %w", rec.DeployID, rec.Project, err))
+	} else if cerr == nil {
+		// Its backup is gone: so goes its rollback tag.
+		if p, err := s.projects.Resolve(rec.Project); err == nil {
+			if err := s.pruneRollbackTags(ctx, p); err != nil {
+				s.logger.Warn("removing old rollback tags", "project", rec.Project, "error", err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -98,6 +98,35 @@ func (s *Service) members(ctx context.Context, p *projects.Project) ([]*member, 
 	return found, nil
 }
 
+// deployMembers is members plus, for a Compose project whose containers list names
+// only some of its containers (auto_detect off), the Compose project's other
+// containers. A deploy acts on services as the Compose file has them: a service the
+// list leaves out (a migrate job) still has its containers, so it is not planned as
+// "no container yet", rebuilt and created again at every deploy, and the gate waits
+// for it when the deploy restarts or recreates it.
+func (s *Service) deployMembers(ctx context.Context, p *projects.Project) ([]*member, error) {
+	ms, err := s.members(ctx, p)
+	if err != nil || p.ComposeProject == "" || p.DetectsByLabel() {
+		return ms, err
+	}
+	items, err := s.list(ctx, composeMembers(p.ComposeProject))
+	if err != nil {
+		return nil, fmt.Errorf("list containers of compose project %s: %w", p.ComposeProject, err)
+	}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if m.found() {
+			seen[m.summary.ID] = true
+		}
+	}
+	for i := range items {
+		if !seen[items[i].ID] {
+			ms = append(ms, newMember(&items[i]))
+		}
+	}
+	return order(ms, p.Containers), nil
+}
+
 // composeMembers selects the containers Compose created for project, as Compose
 // itself does: both tools (v1 1.29 and v2) label each service container
 // oneoff=False and each `run` container oneoff=True. Requiring False, rather than

@@ -78,18 +78,8 @@ func (s *Service) dropRemoved(ctx context.Context, removed []removedNote) error 
 // Compose from the restored file (a rollback after the deploy succeeded).
 func (s *Service) reapplyServices(ctx context.Context, p *projects.Project, note *journalNote) error {
 	var errs []error
-	created := servicesWith(note.Actions, ActionCreate)
-	for _, svc := range created {
-		ids, err := s.serviceContainers(ctx, p, svc)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, id := range ids {
-			if _, err := s.builder.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-				errs = append(errs, fmt.Errorf("remove %s's container %s: %w", svc, shortID(id), engineError(err)))
-			}
-		}
+	if err := s.dropCreated(ctx, p, note); err != nil {
+		errs = append(errs, err)
 	}
 	up := servicesWith(note.Actions, ActionRecreate)
 	var start []removedNote
@@ -120,6 +110,24 @@ func (s *Service) reapplyServices(ctx context.Context, p *projects.Project, note
 		for _, id := range ids {
 			if _, err := s.docker.ContainerRestart(ctx, id, client.ContainerRestartOptions{}); err != nil {
 				errs = append(errs, fmt.Errorf("restart %s: %w", svc, engineError(err)))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropCreated removes the containers of the services the deploy created.
+func (s *Service) dropCreated(ctx context.Context, p *projects.Project, note *journalNote) error {
+	var errs []error
+	for _, svc := range servicesWith(note.Actions, ActionCreate) {
+		ids, err := s.serviceContainers(ctx, p, svc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, id := range ids {
+			if _, err := s.builder.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove %s's container %s: %w", svc, shortID(id), engineError(err)))
 			}
 		}
 	}

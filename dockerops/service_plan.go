@@ -137,6 +137,9 @@ func (s *Service) planServices(p *projects.Project, files *deployments.Plan, fou
 			a.Action, a.Reason = ActionRecreate, "same image as "+sharesRebuilt(name)+", rebuilt"
 		case before.hashes[name] != after.hashes[name] && after.approx != "":
 			a.Action, a.Reason = ActionRecreate, "its configuration may have changed (the new Compose file could not be read against production: "+after.approx+")"
+		case before.hashes[name] != after.hashes[name] && len(files.ComposeFiles) == 0:
+			// The Compose file is the same: what changed is a file it reads.
+			a.Action, a.Reason = ActionRecreate, "its configuration changed through a file the Compose file reads (.env, an env_file)"
 		case before.hashes[name] != after.hashes[name]:
 			a.Action, a.Reason = ActionRecreate, "its configuration in the Compose file changed"
 		default:

@@ -120,6 +120,8 @@ func TestCancelButtonStopsADeploy(t *testing.T) {
 		svc.Shutdown(ctx)
 	})
 
+	// In a listed group: other users can press the Cancel button only where they see it
+	// (a press in someone else's private chat is refused as from an unlisted chat).
 	h.send(groupChat, admin, "/docker_deploy")
 	c := h.waitSentWithin(groupChat, "Deploy Workspace → Production", time.Minute)
 	h.press(groupChat, admin, c.MessageID, buttons(t, c)[0])
