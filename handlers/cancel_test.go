@@ -14,11 +14,8 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/scar-dev/scar/deployments"
-	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/internal/telegramfake"
-	"github.com/scar-dev/scar/store"
 )
 
 // TestCancelButtonStopsADeploy: a running deploy's progress message carries a ⏹ Cancel
@@ -92,33 +89,7 @@ func TestCancelButtonStopsADeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ps := writeProjects(t, fmt.Sprintf(`{%q: {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`,
-		name, ws, prod, name))
-	history, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { history.Close() })
-	files, err := deployments.New(deployments.Config{StateDir: t.TempDir(), Journal: history})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := dockerops.NewClient("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close() })
-	var svc *dockerops.Service
-	h := newHarness(t, func(_ *Config, d *Deps) {
-		svc = dockerops.New(engine, ps, d.Metrics, d.Logger, dockerops.WithPollInterval(100*time.Millisecond),
-			dockerops.WithDeploys(engine, files, history, dockerops.NewCompose(wrapper)))
-		d.Projects, d.Ops, d.Deploys = ps, svc, svc
-	})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
+	h := harnessWithDeploys(t, name, ws, prod, wrapper)
 
 	// In a listed group: other users can press the Cancel button only where they see it
 	// (a press in someone else's private chat is refused as from an unlisted chat).

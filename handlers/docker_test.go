@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/internal/telegramfake"
@@ -153,61 +151,9 @@ func (h *harness) waitSentWithin(chat int64, want string, timeout time.Duration)
 // through the real dockerops Service, Compose and the engine: the plan in the
 // confirmation, the stages, the final report, the history.
 func TestDeployAndRollbackOnTheRealEngine(t *testing.T) {
-	image := dockertest.BuildAppImage(t)
-	compose := "services:\n  web:\n    image: " + image + "\n    environment:\n      CONTENT_FILE: /srv/content/index.txt\n    volumes:\n      - ./content:/srv/content:ro\n"
-	cp := dockertest.NewComposeProject(t, "tgdeploy", compose)
-	prod, ws := cp.Dir, t.TempDir()
-	write := func(root, rel, body string) {
-		t.Helper()
-		path := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(prod, "content/index.txt", "v1\n")
-	write(ws, "content/index.txt", "v2\n")
-	write(ws, "docker-compose.yml", compose)
-	// The compose files are alike in both trees: only the content differs. The two
-	// index.txt have the same size, and written within one tick of the kernel's
-	// coarse file clock they would have the same mtime too, and look alike to the
-	// plan: production's is made older.
-	old := time.Now().Add(-time.Hour)
-	for _, path := range []string{filepath.Join(prod, "docker-compose.yml"), filepath.Join(ws, "docker-compose.yml"), filepath.Join(prod, "content/index.txt")} {
-		if err := os.Chtimes(path, old, old); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	ps := writeProjects(t, fmt.Sprintf(`{%q: {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`,
-		cp.Name, ws, prod, cp.Name))
-	history, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { history.Close() })
-	files, err := deployments.New(deployments.Config{StateDir: t.TempDir(), Journal: history})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := dockerops.NewClient("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close() })
-	var svc *dockerops.Service
-	h := newHarness(t, func(_ *Config, d *Deps) {
-		svc = dockerops.New(engine, ps, d.Metrics, d.Logger, dockerops.WithPollInterval(100*time.Millisecond),
-			dockerops.WithDeploys(engine, files, history, dockerops.NewCompose(strings.Join(dockertest.ComposeCommand(), " "))))
-		d.Projects, d.Ops, d.Deploys = ps, svc, svc
-	})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
+	cp := newContentProject(t, "tgdeploy")
+	prod := cp.prod
+	h := cp.harness(t)
 	readProd := func() string {
 		b, err := os.ReadFile(filepath.Join(prod, "content/index.txt"))
 		if err != nil {
