@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,33 +24,11 @@ func TestRESTDeployOfAChangedPlanIs409(t *testing.T) {
 		t.Skip("no Compose tool")
 	}
 	name := dockertest.UniqueName(t, "restplan")
-	ws, prod := t.TempDir(), t.TempDir()
 	files := map[string]string{
 		"docker-compose.yml": fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      CONTENT_FILE: /srv/content/index.txt\n    volumes:\n      - ./content:/srv/content:ro\n", image),
 		"content/index.txt":  "v1\n",
 	}
-	for rel, body := range files {
-		for _, root := range []string{ws, prod} {
-			os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755)
-			if err := os.WriteFile(filepath.Join(root, rel), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	composeRun := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(compose[0], append(append(compose[1:], "-p", name), args...)...)
-		cmd.Dir = prod
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("compose %v: %v\n%s", args, err, out)
-		}
-	}
-	t.Cleanup(func() { composeRun("down", "-v", "-t", "1") })
-	composeRun("up", "-d")
-	for rel := range files {
-		fi, _ := os.Stat(filepath.Join(ws, rel))
-		os.Chtimes(filepath.Join(prod, rel), fi.ModTime(), fi.ModTime())
-	}
+	ws, prod := deployedComposeProject(t, compose, name, files)
 	path := projectsFile(t, fmt.Sprintf(`{"rest": {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`, ws, prod, name))
 	s := startServe(t, "SCAR_PROJECTS_FILE="+path, "SCAR_API_TOKENS="+e2eToken, "SCAR_COMPOSE_COMMAND="+strings.Join(compose, " "))
 	post := func(body string) (*http.Response, map[string]any) {

@@ -26,36 +26,12 @@ func TestRESTDeployFlow(t *testing.T) {
 		t.Skip("no Compose tool")
 	}
 	name := dockertest.UniqueName(t, "rest")
-	dockertest.RemoveImagesWhenDone(t, dockertest.Client(t), name) // its own image name and rollback tags
-	ws, prod := t.TempDir(), t.TempDir()
 	files := map[string]string{
 		"docker-compose.yml": fmt.Sprintf("services:\n  web:\n    build: .\n    image: %s-web:latest\n    environment:\n      CONTENT_FILE: /srv/content/index.txt\n    ports:\n      - \"127.0.0.1::8000\"\n    volumes:\n      - ./content:/srv/content:ro\n", name),
 		"Dockerfile":         "FROM " + image + "\n",
 		"content/index.txt":  "v1\n",
 	}
-	for rel, body := range files {
-		for _, root := range []string{ws, prod} {
-			os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755)
-			if err := os.WriteFile(filepath.Join(root, rel), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	composeRun := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(compose[0], append(append(compose[1:], "-p", name), args...)...)
-		cmd.Dir = prod
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("compose %v: %v\n%s", args, err, out)
-		}
-	}
-	t.Cleanup(func() { composeRun("down", "-v", "--rmi", "local", "-t", "1") })
-	composeRun("up", "-d", "--build")
-	// Production is the deployed copy: same content, same times.
-	for rel := range files {
-		fi, _ := os.Stat(filepath.Join(ws, rel))
-		os.Chtimes(filepath.Join(prod, rel), fi.ModTime(), fi.ModTime())
-	}
+	ws, prod := deployedComposeProject(t, compose, name, files, "--build")
 	path := projectsFile(t, fmt.Sprintf(`{"rest": {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`, ws, prod, name))
 	s := startServe(t, "SCAR_PROJECTS_FILE="+path, "SCAR_API_TOKENS="+e2eToken, "SCAR_API_READ_TOKENS="+readToken,
 		"SCAR_COMPOSE_COMMAND="+strings.Join(compose, " "))
@@ -139,4 +115,37 @@ func TestRESTDeployFlow(t *testing.T) {
 	if code, _ := s.get(t, "/api/v1/deployments/no-such-id", readToken); code != 404 {
 		t.Errorf("unknown deployment: %d", code)
 	}
+}
+
+// deployedComposeProject writes files into a new workspace and production, starts
+// production as Compose project name (up -d, plus upArgs) and gives production the
+// workspace's file times, as after a deploy: the trees start alike. The project, its
+// images and rollback tags are removed with the test.
+func deployedComposeProject(t *testing.T, compose []string, name string, files map[string]string, upArgs ...string) (ws, prod string) {
+	t.Helper()
+	dockertest.RemoveImagesWhenDone(t, dockertest.Client(t), name)
+	ws, prod = t.TempDir(), t.TempDir()
+	for rel, body := range files {
+		for _, root := range []string{ws, prod} {
+			os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755)
+			if err := os.WriteFile(filepath.Join(root, rel), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	composeRun := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(compose[0], append(append(compose[1:], "-p", name), args...)...)
+		cmd.Dir = prod
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("compose %v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { composeRun("down", "-v", "--rmi", "local", "-t", "1") })
+	composeRun(append([]string{"up", "-d"}, upArgs...)...)
+	for rel := range files {
+		fi, _ := os.Stat(filepath.Join(ws, rel))
+		os.Chtimes(filepath.Join(prod, rel), fi.ModTime(), fi.ModTime())
+	}
+	return ws, prod
 }
