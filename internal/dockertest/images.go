@@ -186,6 +186,10 @@ func RemoveImagesWhenDone(tb testing.TB, cli *client.Client, name string) {
 				case err == nil || isNotFound(err):
 				case cerrdefs.IsConflict(err):
 					conflicts[id], conflictErrs[id] = tag, err
+				case gone(ctx, cli, id):
+					// Removed by another removal meanwhile: a child removed with
+					// PruneChildren takes its untagged parents, and the Engine then
+					// answers a parent's removal with a 500 "unrecognized image ID".
 				default:
 					failed = append(failed, fmt.Sprintf("%s (once %s): %v", shortID(id), tag, err))
 				}
@@ -246,6 +250,12 @@ func untaggedParents(ctx context.Context, cli *client.Client, id string, ours fu
 
 // isNotFound is true for the engine's "No such image": already gone.
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// gone reports whether the Engine no longer knows image id.
+func gone(ctx context.Context, cli *client.Client, id string) bool {
+	_, err := cli.ImageInspect(ctx, id)
+	return isNotFound(err)
+}
 
 func shortID(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")
