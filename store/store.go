@@ -81,6 +81,51 @@ var migrations = []string{
 		UPDATE audit SET outcome = CASE NEW.status WHEN 'success' THEN 'ok' ELSE NEW.status END
 		WHERE deployment_id = NEW.id;
 	END;`,
+	// 4: watching production (see incidents.go): incidents the event watcher opened,
+	// the event stream's cursor per Docker host, what each alert chat was sent of an
+	// incident (the notification log), and muted projects.
+	`CREATE TABLE incidents (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		host TEXT NOT NULL DEFAULT '',
+		project TEXT NOT NULL DEFAULT '',       -- '' for the Docker host itself
+		container TEXT NOT NULL DEFAULT '',
+		container_id TEXT NOT NULL DEFAULT '',
+		service TEXT NOT NULL DEFAULT '',
+		kind TEXT NOT NULL,                     -- died | oom | unhealthy | crash_loop | docker_unreachable | deploy_failed | rollback_failed | bake_failed
+		state TEXT NOT NULL,                    -- open | resolved
+		event_at INTEGER NOT NULL,              -- unix ns of the event that opened it
+		opened_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		resolved_at INTEGER,
+		summary TEXT NOT NULL DEFAULT '',
+		detail TEXT NOT NULL DEFAULT '',
+		count INTEGER NOT NULL DEFAULT 1,
+		version INTEGER NOT NULL DEFAULT 1,
+		deployment_id TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX incidents_open ON incidents(host, project, container_id, kind) WHERE state = 'open';
+	CREATE INDEX incidents_updated ON incidents(updated_at);
+	CREATE INDEX incidents_project ON incidents(project, opened_at);
+	CREATE TABLE watch_cursor (
+		host TEXT PRIMARY KEY,
+		at INTEGER NOT NULL,                    -- unix ns of the last event handled
+		seen TEXT NOT NULL DEFAULT ''           -- keys of the events handled at that time, one a line
+	);
+	CREATE TABLE alert_messages (
+		incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+		chat_id INTEGER NOT NULL,
+		message_id INTEGER NOT NULL DEFAULT 0,  -- the Telegram message showing it; 0 while not sent
+		sent_version INTEGER NOT NULL DEFAULT 0,
+		sent_at INTEGER,
+		outcome TEXT NOT NULL DEFAULT '',       -- '' | sent | muted | refused | summarised
+		PRIMARY KEY (incident_id, chat_id)
+	);
+	CREATE INDEX alert_messages_message ON alert_messages(chat_id, message_id);
+	CREATE TABLE mutes (
+		project TEXT PRIMARY KEY,
+		until INTEGER NOT NULL,
+		who TEXT NOT NULL DEFAULT ''
+	);`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.
