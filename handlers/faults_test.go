@@ -388,8 +388,11 @@ func TestFaultBotAPIOutage(t *testing.T) {
 	slices.Sort(acks)
 	worst := acks[len(acks)-1]
 	t.Logf("%d webhook acks while the sender was stuck: median %s, p90 %s, max %s", len(acks), acks[len(acks)/2], acks[len(acks)*9/10], worst)
-	if worst > 50*time.Millisecond {
-		t.Errorf("a webhook ack took %s while the sender was stuck, want under 50ms", worst)
+	// An ack that waited for the stuck chat would take most of the 3 s retry_after.
+	// The bound is far from both: under CI's load (other packages' containers on two
+	// cores) one ack in 64 was seen at 63 ms, the median under 1 ms.
+	if worst > time.Second {
+		t.Errorf("a webhook ack took %s while the sender was stuck (waiting out a 3s retry_after), want under 1s", worst)
 	}
 
 	api.WaitFor(t, 10*time.Second, "the 500 after the 429", func([]telegramfake.Call) bool { return len(api.Calls("sendMessage")) == 2 })
