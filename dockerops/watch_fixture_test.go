@@ -277,3 +277,13 @@ func containerEvent(id, action string) func(WatchEvent) bool {
 func incidentEvent(id string) func(WatchEvent) bool {
 	return func(ev WatchEvent) bool { return ev.Incident != nil && ev.Incident.ContainerID == id }
 }
+
+// waitHandled waits until the watcher has handled ev (published before its
+// incidents are written): its cursor, saved after, has reached the event's time.
+func (f *watchFixture) waitHandled(t *testing.T, ev WatchEvent) {
+	t.Helper()
+	dockertest.WaitFor(t, 10*time.Second, func() bool {
+		at, _, err := f.db.WatchCursor(context.Background(), f.cfg.Host)
+		return err == nil && !at.Before(ev.At)
+	})
+}

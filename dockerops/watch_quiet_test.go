@@ -69,6 +69,7 @@ func TestWatchQuietWindow(t *testing.T) {
 	end := f.w.Quiet(f.project)
 	startContainer(t, f.cli, id)
 	first := f.rec.waitEvent(t, 20*time.Second, containerEvent(id, "die"))
+	f.waitHandled(t, first)
 	end()
 	if got := f.incidents(t); len(got) != 0 {
 		t.Fatalf("incidents during the quiet window: %+v", got)
@@ -97,7 +98,7 @@ func TestWatchServiceRestartIsQuiet(t *testing.T) {
 	if err == nil && res.OK {
 		t.Fatalf("restart of a job that exits reported success: %+v", res)
 	}
-	f.rec.waitEvent(t, 20*time.Second, containerEvent(id, "die"))
+	f.waitHandled(t, f.rec.waitEvent(t, 20*time.Second, containerEvent(id, "die")))
 	if got := f.incidents(t); len(got) != 0 {
 		t.Fatalf("incidents from scar's own restart: %+v", got)
 	}
@@ -153,6 +154,7 @@ func stopAndWait(t *testing.T, f *watchFixture, id, how string, stop func() erro
 		dies = f.rec.matching(containerEvent(id, "die"))
 		return len(dies) > before
 	})
+	f.waitHandled(t, dies[before])
 	return dies[before]
 }
 
