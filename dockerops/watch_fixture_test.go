@@ -110,14 +110,15 @@ func newWatchFixture(t *testing.T, tune func(*WatcherConfig)) *watchFixture {
 	return f
 }
 
-// start runs the watcher until the test ends (then stops it and checks it returned)
-// and waits until it follows the stream.
-func (f *watchFixture) start(t *testing.T) {
+// start runs the watcher until the test ends or stop is called (which stops it and
+// checks that Run returned) and waits until it follows the stream.
+func (f *watchFixture) start(t *testing.T) (stop func()) {
 	t.Helper()
 	f.rec = record(t, f.w)
-	stop := runWatcher(t, f.w)
+	stop = runWatcher(t, f.w)
 	t.Cleanup(stop)
 	f.waitUp(t)
+	return stop
 }
 
 // runWatcher runs w and returns the function that stops it and waits for Run to
