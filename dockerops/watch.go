@@ -310,6 +310,13 @@ func (w *Watcher) back(ctx context.Context) {
 	}
 	w.stream = streamHealth{started: true}
 	w.resolveUnreachable(ctx)
+	// What the engine no longer had for since (it keeps its last 256 events) is
+	// made up for by looking at the containers of the open incidents as they are.
+	for _, c := range w.containers {
+		if c.exit != nil || c.health != nil {
+			c.check = time.Now()
+		}
+	}
 }
 
 // warnOnce logs a fault of a kind (a malformed event, a store that fails) the first
