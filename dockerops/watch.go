@@ -68,7 +68,10 @@ type WatcherConfig struct {
 	Incidents IncidentLog
 	Metrics   *metrics.Metrics
 	Logger    *slog.Logger
-	Now       func() time.Time
+	// Now stamps the incidents' OpenedAt and UpdatedAt. Everything compared with the
+	// Engine's times (event times, quiet windows, StartedAt, ResolvedAt) is the wall
+	// clock, as the Engine's.
+	Now func() time.Time
 
 	// CrashLoopRestarts restarts of one container within CrashLoopWindow make its
 	// died incident a crash loop.

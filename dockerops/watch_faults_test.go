@@ -62,6 +62,7 @@ func (e *faultyEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // once, the watcher goes on (reconnects, and the one good die is one incident
 // without details, however often the stream repeats it).
 func TestWatchSurvivesGarbageStream(t *testing.T) {
+	noGoroutineLeft(t)
 	dir, err := os.MkdirTemp("", "scar-fe-")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -286,5 +287,24 @@ func (f *watchFixture) waitHandled(t *testing.T, ev WatchEvent) {
 	dockertest.WaitFor(t, 10*time.Second, func() bool {
 		at, _, err := f.db.WatchCursor(context.Background(), f.cfg.Host)
 		return err == nil && !at.Before(ev.At)
+	})
+}
+
+// noGoroutineLeft checks, when the test and all its cleanups registered after this
+// call have ended, that no goroutine it started is left (the watcher's, the event
+// stream's reader, the subscribers').
+func noGoroutineLeft(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines left, %d before the test:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 }

@@ -231,12 +231,11 @@ func (w *Watcher) update(ctx context.Context, c *tracked, slot **store.Incident,
 	return nil
 }
 
-// resolve ends the incident in *slot (recovered, or with a note why it ended) and
-// publishes it.
+// resolve ends the incident in *slot at at (recovered, or with a note why it
+// ended) and publishes it.
 func (w *Watcher) resolve(ctx context.Context, slot **store.Incident, at time.Time, note string) error {
 	in := **slot
-	now := w.cfg.Now()
-	in.State, in.ResolvedAt, in.UpdatedAt = store.IncidentResolved, now, now
+	in.State, in.ResolvedAt, in.UpdatedAt = store.IncidentResolved, at, w.cfg.Now()
 	if note != "" {
 		in.Detail = joinLines(in.Detail, note)
 	}

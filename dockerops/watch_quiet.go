@@ -16,7 +16,8 @@ func (w *Watcher) Quiet(project string) (end func()) {
 	if w == nil {
 		return func() {}
 	}
-	q := &quietWindow{start: w.cfg.Now()}
+	// The wall clock, not cfg.Now: the window is compared with the Engine's times.
+	q := &quietWindow{start: time.Now()}
 	w.quietMu.Lock()
 	w.pruneQuiet(project, q.start)
 	w.quiet[project] = append(w.quiet[project], q)
@@ -25,7 +26,7 @@ func (w *Watcher) Quiet(project string) (end func()) {
 		w.quietMu.Lock()
 		defer w.quietMu.Unlock()
 		if q.end.IsZero() {
-			q.end = w.cfg.Now()
+			q.end = time.Now()
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 // behind it: the outage is one docker_unreachable incident, logged once, resolved
 // when the stream is back; each death is one incident after the stream resumes.
 func TestWatchEngineUnreachableThenResumes(t *testing.T) {
+	noGoroutineLeft(t)
 	proxy := engineproxy.New(t)
 	engine, err := NewClient(proxy.Host())
 	if err != nil {
