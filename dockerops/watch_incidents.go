@@ -61,9 +61,7 @@ func (w *Watcher) incidentsOf(ctx context.Context, ev WatchEvent) error {
 	case events.ActionStart:
 		return w.started(ctx, c, ev.At)
 	case events.ActionKill, events.ActionStop:
-		if c.diedAt.IsZero() {
-			c.stoppedAt = ev.At
-		}
+		c.stopSent(ev.At)
 	case events.ActionOOM:
 		return w.oomKilled(ctx, c, ev.At)
 	case events.ActionDie:
@@ -139,7 +137,7 @@ func timesSince(ts []time.Time, from time.Time) []time.Time {
 // a step of a loop, counted when it starts again.
 func (w *Watcher) died(ctx context.Context, c *tracked, at time.Time, code int) error {
 	c.check = time.Time{}
-	deliberate := !c.stoppedAt.IsZero()
+	deliberate := c.deliberate()
 	c.diedAt, c.stoppedAt = at, time.Time{}
 	if code == 0 || deliberate || w.quieted(c.project, at) {
 		return nil

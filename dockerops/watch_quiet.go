@@ -75,3 +75,19 @@ func (s *Service) lockQuiet(project, op string, who Actor) (unlock func(), err e
 		unlockProject()
 	}, nil
 }
+
+// stopSent records a kill or stop sent to the container through the Engine (docker
+// stop, docker kill, compose down or restart: all send a kill event before the die).
+// A stop event after the die (docker stop sends one when done) changes nothing.
+func (c *tracked) stopSent(at time.Time) {
+	if c.diedAt.IsZero() {
+		c.stoppedAt = at
+	}
+}
+
+// deliberate reports whether the container's die follows a kill or stop sent since
+// it last started: someone stopped it, it did not exit on its own. A process that
+// exits or is OOM-killed on its own sends no kill first. (A kill with a signal the
+// process survives, followed much later by a crash of its own, is taken for
+// deliberate too: the Engine's events do not tell the two apart.)
+func (c *tracked) deliberate() bool { return !c.stoppedAt.IsZero() }
