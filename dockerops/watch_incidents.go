@@ -163,6 +163,10 @@ func (w *Watcher) oomKilled(ctx context.Context, c *tracked, at time.Time) error
 		return nil
 	}
 	if c.exit == nil {
+		// A process other than the container's main one may be the one killed: the
+		// container then runs on, and recovers once it has for the stable period
+		// (a die that follows cancels the check).
+		c.check = time.Now().Add(w.cfg.StablePeriod)
 		limit := w.describeExit(ctx, c.id, time.Time{}, 0).memoryLimit
 		return w.open(ctx, c, &c.exit, store.Incident{Kind: store.KindOOM, Summary: oomSummary(limit)}, at)
 	}
