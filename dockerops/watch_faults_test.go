@@ -183,3 +183,40 @@ func TestWatchCursor(t *testing.T) {
 		t.Errorf("after a later event the cursor is %+v, want only d at %v", c, t0.Add(1))
 	}
 }
+
+// flakyLog is the store with OpenIncident failing the first time it is called.
+type flakyLog struct {
+	*store.DB
+	failed atomic.Bool
+}
+
+func (l *flakyLog) OpenIncident(ctx context.Context, in store.Incident) (store.Incident, error) {
+	if l.failed.CompareAndSwap(false, true) {
+		return in, fmt.Errorf("store: open %s incident of %s: disk full (injected)", in.Kind, in.Project)
+	}
+	return l.DB.OpenIncident(ctx, in)
+}
+
+// A store that fails while an event is handled loses nothing: the cursor stays
+// before the event, the stream is taken up again from it, and the event makes its
+// incident once the store answers.
+func TestWatchStoreFailureLosesNothing(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	flaky := &flakyLog{DB: f.db}
+	f.cfg.Incidents = flaky
+	f.w = NewWatcher(f.cfg)
+	f.start(t)
+	id := f.run(t, "job", dockertest.ContainerSpec{Env: []string{"EXIT_CODE=3"}})
+
+	in := f.waitIncidents(t, 20*time.Second, 1, nil)[0]
+	if !flaky.failed.Load() || in.ContainerID != id || in.Kind != store.KindDied {
+		t.Fatalf("incident %+v (store failed once: %v), want the died incident of %s after the failure", in, flaky.failed.Load(), id)
+	}
+	f.waitHandled(t, f.rec.waitEvent(t, 10*time.Second, containerEvent(id, "die")))
+	if got := f.incidents(t); len(got) != 1 {
+		t.Errorf("%d incidents, want 1: %+v", len(got), got)
+	}
+	if n := f.logs.count("disk full (injected)"); n != 1 {
+		t.Errorf("the store failure was logged %d times, want once:\n%s", n, f.logs.String())
+	}
+}
