@@ -164,6 +164,25 @@ func TestWatchProjectOf(t *testing.T) {
 	}
 }
 
+// A watcher maps no event to a project of another Docker host (its docker_host),
+// even one whose Compose labels match.
+func TestWatchProjectsOfHost(t *testing.T) {
+	all := projectList{
+		{Name: "here", ComposeProject: "shop", AutoDetect: true},
+		{Name: "named", ComposeProject: "blog", AutoDetect: true, DockerHost: "unix:///var/run/docker.sock"},
+		{Name: "there", ComposeProject: "po", AutoDetect: true, DockerHost: "tcp://10.0.0.2:2375"},
+	}
+	w := NewWatcher(WatcherConfig{Projects: ProjectsOfHost(all, "unix:///var/run/docker.sock")})
+	labels := func(project string) map[string]string {
+		return map[string]string{labelProject: project, labelService: "web", labelOneoff: "False", "name": project + "-web-1"}
+	}
+	for cp, want := range map[string]string{"shop": "here", "blog": "named", "po": ""} {
+		if got := w.projectOf(labels(cp)); got != want {
+			t.Errorf("container of Compose project %s mapped to %q, want %q", cp, got, want)
+		}
+	}
+}
+
 // The cursor skips exactly the events handled at its own nanosecond (a resume
 // gets them again) and never moves back.
 func TestWatchCursor(t *testing.T) {
