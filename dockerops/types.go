@@ -80,6 +80,9 @@ type LogsRequest struct {
 	Since string
 	// Grep keeps lines containing it, case-insensitively.
 	Grep string
+	// Until, when set, keeps the lines written at or before it (an alert's 📜 Logs
+	// shows the lines up to its event).
+	Until time.Time
 	// MaxBytes bounds the text of the lines kept (0: no bound); the oldest lines
 	// go first and LogsResult.Truncated says so.
 	MaxBytes int

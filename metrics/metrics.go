@@ -34,6 +34,13 @@ type Metrics struct {
 	HTTPRequests *prometheus.CounterVec
 	// BuildInfo is always 1 and carries the version labels.
 	BuildInfo *prometheus.GaugeVec
+	// AlertsTotal counts alerts per incident kind and alert chat by outcome: sent,
+	// muted, refused, summarised (a change of an incident already shown is an edit,
+	// not counted again).
+	AlertsTotal *prometheus.CounterVec
+	// AlertDelay times an incident's event (the Engine's time) to the Bot API
+	// accepting the message that first shows it in a chat.
+	AlertDelay prometheus.Histogram
 
 	// projectNames lists the projects whose series are made at 0 (TrackProjects).
 	projectNames projectNamesFunc
@@ -82,6 +89,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "scar_build_info",
 			Help: "Always 1; labels carry scar's version and the Go version.",
 		}, []string{"version", "goversion"}),
+		AlertsTotal: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scar_alerts_total",
+			Help: "Alerts per incident kind and alert chat, by outcome (sent, muted, refused, summarised).",
+		}, []string{"kind", "outcome"}),
+		AlertDelay: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scar_alert_delay_seconds",
+			Help:    "Time from an incident's event to the Bot API accepting the message that first shows it.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600},
+		}),
 	}
 	reg.MustRegister(projectSeries{m})
 	goVersion := "unknown"
