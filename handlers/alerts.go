@@ -22,7 +22,7 @@ type AlertLog interface {
 	AlertMessagesOf(ctx context.Context, incidentIDs []int64) ([]store.AlertMessage, error)
 	MessageAlerts(ctx context.Context, chatID int64, messageID int) ([]store.Incident, []store.AlertMessage, error)
 	RecordAlerts(ctx context.Context, as ...store.AlertMessage) error
-	LatestAlertMessage(ctx context.Context, chatID int64) (int, time.Time, error)
+	LatestAlertMessage(ctx context.Context, chatID int64, outcome string) (int, time.Time, error)
 	RefusedAlertChats(ctx context.Context) (map[int64]time.Time, error)
 }
 
@@ -86,10 +86,16 @@ type notifier struct {
 	wg     sync.WaitGroup
 
 	// Owned by the loop.
-	groups  map[int64]*alertGroup
+	groups  map[groupKey]*alertGroup
 	refused map[int64]time.Time
 	loaded  bool
 	failing bool // the last sweep failed: said once
+}
+
+// groupKey names a chat's message of new alerts, or of summarised ones.
+type groupKey struct {
+	chat    int64
+	outcome string
 }
 
 // alertGroup is the message of a chat that new incidents fold into.
@@ -102,7 +108,7 @@ func newNotifier(b *Bot, as AlertStore, chats []int64, maxAge, fold, every time.
 	return &notifier{
 		b: b, db: as, mutes: as, chats: chats, maxAge: maxAge, fold: fold, every: every,
 		poke:    make(chan struct{}, 1),
-		groups:  make(map[int64]*alertGroup),
+		groups:  make(map[groupKey]*alertGroup),
 		refused: make(map[int64]time.Time),
 	}
 }
@@ -333,16 +339,20 @@ func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) err
 			return err
 		}
 	}
-	if len(w.summary) > 0 {
-		if err := n.sendNew(ctx, chat, w.summary, store.AlertSummarised); err != nil {
-			return err
-		}
+	if err := n.place(ctx, chat, w.summary, store.AlertSummarised); err != nil {
+		return err
 	}
-	rest := w.place
+	return n.place(ctx, chat, w.place, store.AlertSent)
+}
+
+// place shows incidents not yet in the chat: folded into the chat's young message of
+// that outcome (sent or summarised) while they fit, the rest in new messages.
+func (n *notifier) place(ctx context.Context, chat int64, rest []store.Incident, outcome string) error {
+	summary := outcome == store.AlertSummarised
 	if len(rest) == 0 {
 		return nil
 	}
-	if g, err := n.group(ctx, chat); err != nil {
+	if g, err := n.group(ctx, chat, outcome); err != nil {
 		return err
 	} else if g != nil {
 		shown, _, err := n.db.MessageAlerts(ctx, chat, g.messageID)
@@ -351,7 +361,7 @@ func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) err
 		}
 		k := 0
 		for k < len(rest) {
-			if _, fits := alertReply(append(slices.Clone(shown), rest[:k+1]...), false, n.maxAge); !fits {
+			if _, fits := alertReply(append(slices.Clone(shown), rest[:k+1]...), summary, n.maxAge); !fits {
 				break
 			}
 			k++
@@ -360,6 +370,9 @@ func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) err
 			claims := make([]store.AlertMessage, k)
 			for i, in := range rest[:k] {
 				claims[i] = store.AlertMessage{IncidentID: in.ID, ChatID: chat, MessageID: g.messageID, SentAt: n.b.now()}
+				if summary {
+					claims[i].Outcome = outcome
+				}
 			}
 			if err := n.db.RecordAlerts(ctx, claims...); err != nil {
 				return err
@@ -373,12 +386,12 @@ func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) err
 	for len(rest) > 0 {
 		k := 1
 		for k < len(rest) {
-			if _, fits := alertReply(rest[:k+1], false, n.maxAge); !fits {
+			if _, fits := alertReply(rest[:k+1], summary, n.maxAge); !fits {
 				break
 			}
 			k++
 		}
-		if err := n.sendNew(ctx, chat, rest[:k], store.AlertSent); err != nil {
+		if err := n.sendNew(ctx, chat, rest[:k], outcome); err != nil {
 			return err
 		}
 		rest = rest[k:]
@@ -388,17 +401,18 @@ func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) err
 
 // group returns the chat's message that new incidents fold into, nil when there is
 // none young enough.
-func (n *notifier) group(ctx context.Context, chat int64) (*alertGroup, error) {
-	g, ok := n.groups[chat]
+func (n *notifier) group(ctx context.Context, chat int64, outcome string) (*alertGroup, error) {
+	key := groupKey{chat, outcome}
+	g, ok := n.groups[key]
 	if !ok {
-		id, at, err := n.db.LatestAlertMessage(ctx, chat)
+		id, at, err := n.db.LatestAlertMessage(ctx, chat, outcome)
 		if err != nil {
 			return nil, err
 		}
 		if id != 0 {
 			g = &alertGroup{messageID: id, openedAt: at}
 		}
-		n.groups[chat] = g
+		n.groups[key] = g
 	}
 	if g == nil || n.b.now().Sub(g.openedAt) >= n.fold {
 		return nil, nil
@@ -406,8 +420,8 @@ func (n *notifier) group(ctx context.Context, chat int64) (*alertGroup, error) {
 	return g, nil
 }
 
-// sendNew sends ins in a new message and records it; a message of new alerts becomes
-// the chat's group that the next ones fold into.
+// sendNew sends ins in a new message and records it; it becomes the chat's message
+// that the next ones of the same outcome fold into.
 func (n *notifier) sendNew(ctx context.Context, chat int64, ins []store.Incident, outcome string) error {
 	r, _ := alertReply(ins, outcome == store.AlertSummarised, n.maxAge)
 	id, err := n.b.send.sendMessage(ctx, chat, r.html(), alertKeyboard(ins))
@@ -420,9 +434,7 @@ func (n *notifier) sendNew(ctx context.Context, chat int64, ins []store.Incident
 		rows[i] = store.AlertMessage{IncidentID: in.ID, ChatID: chat, MessageID: id, SentVersion: in.Version, SentAt: now, Outcome: outcome}
 		n.shown(in, outcome, now)
 	}
-	if outcome == store.AlertSent {
-		n.groups[chat] = &alertGroup{messageID: id, openedAt: now}
-	}
+	n.groups[groupKey{chat, outcome}] = &alertGroup{messageID: id, openedAt: now}
 	return n.record(ctx, rows)
 }
 
@@ -470,10 +482,11 @@ func (n *notifier) refresh(ctx context.Context, chat int64, msg int) error {
 		if a.SentVersion >= in.Version {
 			continue
 		}
+		if a.Outcome != store.AlertSummarised {
+			// A claim (no outcome yet), or an incident shown before a mute.
+			a.Outcome = store.AlertSent
+		}
 		if a.SentVersion == 0 {
-			if a.Outcome == "" {
-				a.Outcome = store.AlertSent
-			}
 			n.shown(in, a.Outcome, now)
 		}
 		if a.SentAt.IsZero() {
@@ -498,8 +511,10 @@ func (n *notifier) release(ctx context.Context, chat int64, msg int, ins []store
 			out = append(out, a)
 		}
 	}
-	if g := n.groups[chat]; g != nil && g.messageID == msg {
-		n.groups[chat] = nil
+	for key, g := range n.groups {
+		if key.chat == chat && g != nil && g.messageID == msg {
+			n.groups[key] = nil
+		}
 	}
 	if err := n.db.RecordAlerts(ctx, out...); err != nil {
 		return err

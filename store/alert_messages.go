@@ -165,16 +165,16 @@ func (db *DB) RecordAlerts(ctx context.Context, as ...AlertMessage) error {
 	return nil
 }
 
-// LatestAlertMessage returns the newest message the notifier opened in a chat and
-// when it opened it; 0 when none. A notifier that starts again folds into it while it
+// LatestAlertMessage returns the newest message the notifier opened in a chat for
+// incidents of outcome (sent or summarised) and when it opened it; 0 when none. A notifier that starts again folds into it while it
 // is young.
-func (db *DB) LatestAlertMessage(ctx context.Context, chatID int64) (int, time.Time, error) {
+func (db *DB) LatestAlertMessage(ctx context.Context, chatID int64, outcome string) (int, time.Time, error) {
 	var id int
 	var at int64
 	err := db.db.QueryRowContext(ctx,
 		`SELECT message_id, MIN(sent_at) AS opened FROM alert_messages
 		WHERE chat_id = ? AND message_id != 0 AND outcome = ? AND sent_at IS NOT NULL
-		GROUP BY message_id ORDER BY opened DESC LIMIT 1`, chatID, AlertSent).Scan(&id, &at)
+		GROUP BY message_id ORDER BY opened DESC LIMIT 1`, chatID, outcome).Scan(&id, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}

@@ -1,0 +1,252 @@
+package handlers
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scar-dev/scar/internal/telegramfake"
+	"github.com/scar-dev/scar/store"
+)
+
+// One incident is one sendMessage to the alert chat, at once, with its reason, its
+// log tail and its buttons; the delay from the event is observed.
+func TestAlertOneIncidentOneMessage(t *testing.T) {
+	h := newAlertHarness(t)
+	start := time.Now()
+	in := h.openDied(defaultProject, "backend", start)
+	row := h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	t.Logf("incident written → sendMessage accepted and logged in %s", time.Since(start))
+
+	texts, sends := h.alertTexts(alertChat)
+	if sends != 1 {
+		t.Fatalf("%d sendMessage calls to the alert chat, want 1", sends)
+	}
+	text := texts[row.MessageID]
+	for _, want := range []string{
+		"🔴 project-orchestrator · backend — died: exited with code 3",
+		"panic: <nil> & gone\nexit status 3",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("alert %q lacks %q", text, want)
+		}
+	}
+	send := h.api.Calls("sendMessage")[0]
+	if !strings.Contains(send.String("text"), "<pre>panic: &lt;nil&gt; &amp; gone") {
+		t.Errorf("log tail not escaped in <pre>: %s", send.String("text"))
+	}
+	id := strconv.FormatInt(in.ID, 10)
+	if got, want := buttons(t, send), []string{"al:" + id, "ar:" + id, "am:" + id}; !slices.Equal(got, want) {
+		t.Errorf("buttons %v, want %v", got, want)
+	}
+	if n := h.delayCount(); n != 1 {
+		t.Errorf("scar_alert_delay_seconds observed %d times, want 1", n)
+	}
+	if n := h.alertsTotal(store.KindDied, store.AlertSent); n != 1 {
+		t.Errorf("scar_alerts_total{died,sent} = %v, want 1", n)
+	}
+	// A sweep later sends nothing more.
+	h.bot.PokeAlerts()
+	h.marker(admin.ID)
+	if _, sends := h.alertTexts(alertChat); sends != 1 {
+		t.Errorf("%d sendMessage calls after another sweep, want 1", sends)
+	}
+}
+
+// An incident that recovers edits the message that shows it; nothing new is sent.
+func TestAlertRecoveredEditsTheSameMessage(t *testing.T) {
+	h := newAlertHarness(t)
+	at := time.Now()
+	in := h.openDied(defaultProject, "backend", at)
+	first := h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+
+	in.State, in.ResolvedAt, in.UpdatedAt = store.IncidentResolved, at.Add(2*time.Minute+13*time.Second), at.Add(2*time.Minute+13*time.Second)
+	in, err := h.db.UpdateIncident(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bot.PokeAlerts()
+	row := h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	if row.MessageID != first.MessageID {
+		t.Fatalf("recovered shown in message %d, want the alert's %d", row.MessageID, first.MessageID)
+	}
+	texts, sends := h.alertTexts(alertChat)
+	if sends != 1 {
+		t.Errorf("%d sendMessage calls, want 1 (the recovery is an edit)", sends)
+	}
+	if want := "✅ project-orchestrator · backend — died: exited with code 3 · recovered after 2m 13s"; !strings.Contains(texts[first.MessageID], want) {
+		t.Errorf("message now %q, want %q", texts[first.MessageID], want)
+	}
+	if n := h.delayCount(); n != 1 {
+		t.Errorf("delay observed %d times, want 1 (an edit is not a new alert)", n)
+	}
+}
+
+// Twenty containers dying together make at most two sendMessage calls; every
+// container is named in what the chat shows.
+func TestAlertBurstIsFolded(t *testing.T) {
+	h := newAlertHarness(t)
+	var ins []store.Incident
+	at := time.Now()
+	for i := range 20 {
+		ins = append(ins, h.openDied(defaultProject, containerName(i), at.Add(time.Duration(i)*time.Millisecond)))
+	}
+	for _, in := range ins {
+		h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	}
+	texts, sends := h.alertTexts(alertChat)
+	if sends > 2 {
+		t.Errorf("%d sendMessage calls for a burst of 20, want at most 2", sends)
+	}
+	all := ""
+	for _, text := range texts {
+		all += text + "\n"
+	}
+	for i := range 20 {
+		if strings.Count(all, " · "+containerName(i)+" — died") != 1 {
+			t.Errorf("%s named %d times, want once; messages:\n%s", containerName(i), strings.Count(all, containerName(i)), all)
+		}
+	}
+	t.Logf("burst of 20: %d sendMessage, %d editMessageText", sends, len(h.api.Calls("editMessageText")))
+}
+
+// A Bot API that is down during a burst loses nothing: every alert is delivered
+// once it is back, grouped, none twice.
+func TestAlertsWaitWhileBotAPIIsDown(t *testing.T) {
+	api := telegramfake.New(t)
+	proxy := newSwitchableProxy(t, api.URL)
+	h := newAlertHarness(t, func(c *Config, d *Deps) { c.APIURL = proxy.URL() })
+	h.api = api
+	h.bot.send.backoff = func(int) time.Duration { return 20 * time.Millisecond }
+
+	at := time.Now()
+	first := h.openDied(defaultProject, containerName(0), at)
+	h.waitAlertRow(first.ID, alertChat, store.AlertSent)
+
+	proxy.down()
+	var ins []store.Incident
+	for i := 1; i < 20; i++ {
+		ins = append(ins, h.openDied(defaultProject, containerName(i), at.Add(time.Duration(i)*time.Millisecond)))
+	}
+	// The notifier tried while the Bot API was away, and failed.
+	deadline := time.Now().Add(10 * time.Second)
+	for h.requests("editMessageText", requestTransient)+h.requests("sendMessage", requestTransient) < 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("the notifier did not try while the Bot API was down")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	proxy.up()
+	for _, in := range ins {
+		h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	}
+	texts, sends := h.alertTexts(alertChat)
+	if sends > 2 {
+		t.Errorf("%d sendMessage calls, want at most 2", sends)
+	}
+	all := strings.Join(mapValues(texts), "\n")
+	for i := range 20 {
+		if n := strings.Count(all, " · "+containerName(i)+" — died"); n != 1 {
+			t.Errorf("%s shown %d times, want once", containerName(i), n)
+		}
+	}
+}
+
+// A new notifier on the same store (scar restarted) sends what was pending and
+// nothing that was sent before.
+func TestAlertsAcrossARestart(t *testing.T) {
+	api := telegramfake.New(t)
+	proxy := newSwitchableProxy(t, api.URL)
+	h := newAlertHarness(t, func(c *Config, d *Deps) { c.APIURL = proxy.URL() })
+	h.api = api
+	h.bot.send.backoff = func(int) time.Duration { return 20 * time.Millisecond }
+
+	sent := h.openDied(defaultProject, "backend", time.Now())
+	h.waitAlertRow(sent.ID, alertChat, store.AlertSent)
+
+	proxy.down()
+	pending := h.openDied(defaultProject, "worker", time.Now())
+	deadline := time.Now().Add(10 * time.Second)
+	for h.requests("editMessageText", requestTransient)+h.requests("sendMessage", requestTransient) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the notifier did not try while the Bot API was down")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.stop()
+	proxy.up()
+	h.start()
+	h.bot.send.backoff = func(int) time.Duration { return 20 * time.Millisecond }
+	h.waitAlertRow(pending.ID, alertChat, store.AlertSent)
+
+	texts, sends := h.alertTexts(alertChat)
+	if sends != 1 {
+		t.Errorf("%d sendMessage calls, want 1 (the pending alert is folded into the young message)", sends)
+	}
+	all := strings.Join(mapValues(texts), "\n")
+	for _, c := range []string{"backend", "worker"} {
+		if n := strings.Count(all, " · "+c+" — died"); n != 1 {
+			t.Errorf("%s shown %d times, want once:\n%s", c, n, all)
+		}
+	}
+}
+
+// Alerts older than the max age when they can be sent go in one summary message.
+func TestAlertsTooOldAreSummarised(t *testing.T) {
+	h := newAlertHarness(t, func(c *Config, d *Deps) { c.AlertMaxAge = time.Hour })
+	old := time.Now().Add(-2 * time.Hour)
+	var ins []store.Incident
+	for i := range 3 {
+		ins = append(ins, h.openDied(defaultProject, containerName(i), old.Add(time.Duration(i)*time.Second)))
+	}
+	fresh := h.openDied(defaultProject, "fresh", time.Now())
+	var summaryID int
+	for _, in := range ins {
+		summaryID = h.waitAlertRow(in.ID, alertChat, store.AlertSummarised).MessageID
+	}
+	freshRow := h.waitAlertRow(fresh.ID, alertChat, store.AlertSent)
+	if freshRow.MessageID == summaryID {
+		t.Error("the fresh alert is in the summary")
+	}
+	texts, _ := h.alertTexts(alertChat)
+	summary := texts[summaryID]
+	if !strings.Contains(summary, "3 alerts older than 1h that could not be delivered in time") {
+		t.Errorf("summary %q", summary)
+	}
+	for i := range 3 {
+		if !strings.Contains(summary, containerName(i)) {
+			t.Errorf("summary lacks %s: %q", containerName(i), summary)
+		}
+	}
+	if n := h.alertsTotal(store.KindDied, store.AlertSummarised); n != 3 {
+		t.Errorf("scar_alerts_total{died,summarised} = %v, want 3", n)
+	}
+}
+
+// A chat Telegram refuses is tried once, recorded as refused, and not tried again,
+// also after a restart.
+func TestAlertRefusedChatIsNotRetried(t *testing.T) {
+	h := newAlertHarness(t)
+	h.api.Fail("sendMessage", telegramfake.Failure{Status: 403, Description: "Forbidden: bot was kicked from the supergroup chat", ChatID: alertChat})
+	a := h.openDied(defaultProject, "backend", time.Now())
+	h.waitAlertRow(a.ID, alertChat, store.AlertRefused)
+	b := h.openDied(defaultProject, "worker", time.Now())
+	h.waitAlertRow(b.ID, alertChat, store.AlertRefused)
+	h.restart()
+	c := h.openDied(defaultProject, "cache", time.Now())
+	h.waitAlertRow(c.ID, alertChat, store.AlertRefused)
+	if n := h.sendsTo(alertChat); n != 1 {
+		t.Errorf("%d sendMessage calls to the refusing chat, want 1", n)
+	}
+}
+
+func mapValues(m map[int]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
