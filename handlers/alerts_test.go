@@ -86,15 +86,14 @@ func TestAlertRecoveredEditsTheSameMessage(t *testing.T) {
 }
 
 // Twenty containers dying together make at most two sendMessage calls; every
-// container is named in what the chat shows.
+// container is named in what the chat shows. The incidents come one by one, each
+// after the one before was delivered — the worst case for grouping, which must then
+// fold by editing.
 func TestAlertBurstIsFolded(t *testing.T) {
 	h := newAlertHarness(t)
-	var ins []store.Incident
 	at := time.Now()
 	for i := range 20 {
-		ins = append(ins, h.openDied(defaultProject, containerName(i), at.Add(time.Duration(i)*time.Millisecond)))
-	}
-	for _, in := range ins {
+		in := h.openDied(defaultProject, containerName(i), at.Add(time.Duration(i)*time.Millisecond))
 		h.waitAlertRow(in.ID, alertChat, store.AlertSent)
 	}
 	texts, sends := h.alertTexts(alertChat)
@@ -249,4 +248,42 @@ func mapValues(m map[int]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// Alerts too many for one message start a new one before Telegram's 4096 characters;
+// each is shown once.
+func TestAlertMessagesKeepUnderTheLimit(t *testing.T) {
+	h := newAlertHarness(t)
+	ctx := context.Background()
+	var ins []store.Incident
+	for i := range 40 {
+		in, err := h.db.OpenIncident(ctx, store.Incident{
+			Project: defaultProject, Container: containerName(i) + strings.Repeat("x", 100), Kind: store.KindUnhealthy,
+			EventAt: time.Now(), OpenedAt: time.Now(), Summary: "health check failing: " + strings.Repeat("<slow> ", 40),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	h.bot.PokeAlerts()
+	for _, in := range ins {
+		h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	}
+	texts, sends := h.alertTexts(alertChat)
+	if sends < 2 {
+		t.Errorf("%d sendMessage calls, want the alerts split", sends)
+	}
+	all := ""
+	for id, text := range texts {
+		if n := telegramfake.Length(text); n > 4096 {
+			t.Errorf("message %d has %d characters", id, n)
+		}
+		all += text + "\n"
+	}
+	for i := range 40 {
+		if n := strings.Count(all, containerName(i)+"x"); n != 1 {
+			t.Errorf("%s shown %d times, want once", containerName(i), n)
+		}
+	}
 }
