@@ -527,7 +527,7 @@ func (n *notifier) release(ctx context.Context, chat int64, msg int, ins []store
 func (n *notifier) refuse(ctx context.Context, chat int64, w *chatWork, cause error) {
 	now := n.b.now()
 	n.refused[chat] = now
-	n.b.log.ErrorContext(ctx, "telegram: an alert chat refused alerts; none is sent there for a day (or until it is fixed and scar restarted)",
+	n.b.log.ErrorContext(ctx, "telegram: an alert chat refused alerts; none is tried there for a day, also across restarts",
 		slog.Int64("chat_id", chat), slog.Any("error", cause))
 	ids := make([]int64, len(w.ids))
 	copy(ids, w.ids)
