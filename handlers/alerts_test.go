@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -286,4 +287,95 @@ func TestAlertMessagesKeepUnderTheLimit(t *testing.T) {
 			t.Errorf("%s shown %d times, want once", containerName(i), n)
 		}
 	}
+}
+
+// Routing: a project's alerts go to SCAR_ALERT_CHATS and its alert_chats; a project
+// with alerts off sends none; the host's go to SCAR_ALERT_CHATS only. An alert chat
+// is a chat the bot answers in.
+func TestAlertRouting(t *testing.T) {
+	const shopChat = int64(-3003)
+	h := newAlertHarness(t, func(c *Config, d *Deps) {
+		d.Projects = writeProjects(t, `{
+  "shop": {"workspace": "/ws/shop", "production": "/srv/shop", "containers": ["web"], "alert_chats": [-3003, 42], "default": true},
+  "quiet": {"workspace": "/ws/quiet", "production": "/srv/quiet", "containers": ["q"], "alerts": false, "alert_chats": [-3003]}
+}`)
+	})
+	ctx := context.Background()
+	shop := h.openDied("shop", "web", time.Now())
+	h.waitAlertRow(shop.ID, alertChat, store.AlertSent)
+	h.waitAlertRow(shop.ID, shopChat, store.AlertSent)
+	h.waitAlertRow(shop.ID, admin.ID, store.AlertSent)
+
+	quiet := h.openDied("quiet", "q", time.Now())
+	host, err := h.db.OpenIncident(ctx, store.Incident{Kind: store.KindDockerUnreachable, EventAt: time.Now(), OpenedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bot.PokeAlerts()
+	h.waitAlertRow(host.ID, alertChat, store.AlertSent)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, err := h.db.PendingAlerts(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending: %+v", pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, ok := h.alertRow(host.ID, shopChat); ok {
+		t.Error("the host's alert went to a project's chat")
+	}
+	if rows, _ := h.db.AlertMessagesOf(ctx, []int64{quiet.ID}); len(rows) != 0 {
+		t.Errorf("a project with alerts off was alerted: %+v", rows)
+	}
+	// The project's alert group is a chat the bot answers in.
+	h.send(shopChat, admin, "/help@"+telegramfake.BotUsername)
+	h.waitSent(shopChat, "/docker_mute")
+}
+
+// A message Telegram will not edit any more (deleted by a user) gives its changed
+// incident back: it is shown in a new message, not lost.
+func TestAlertMessageGoneIsSentAgain(t *testing.T) {
+	h := newAlertHarness(t)
+	in := h.openDied(defaultProject, "backend", time.Now())
+	first := h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	h.api.Fail("editMessageText", telegramfake.Failure{Status: 400, Description: "Bad Request: message to edit not found"})
+	in.State, in.ResolvedAt = store.IncidentResolved, in.EventAt.Add(time.Minute)
+	in, err := h.db.UpdateIncident(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bot.PokeAlerts()
+	row := h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	if row.MessageID == first.MessageID {
+		t.Fatalf("still in message %d, which is gone", row.MessageID)
+	}
+	texts, sends := h.alertTexts(alertChat)
+	if sends != 2 || !strings.Contains(texts[row.MessageID], "recovered after 1m") {
+		t.Errorf("%d sends; new message %q", sends, texts[row.MessageID])
+	}
+}
+
+// The notifier's goroutine ends with the bot.
+func TestAlertNotifierStopsWithTheBot(t *testing.T) {
+	h := newAlertHarness(t)
+	if notifierRunning() == 0 {
+		t.Fatal("no notifier running")
+	}
+	h.stop()
+	if n := notifierRunning(); n != 0 {
+		t.Errorf("%d notifier goroutines left after Shutdown", n)
+	}
+}
+
+// notifierRunning counts the goroutines in the notifier's loop.
+func notifierRunning() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "handlers.(*notifier).run(")
 }
