@@ -379,3 +379,46 @@ func notifierRunning() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	return strings.Count(string(buf), "handlers.(*notifier).run(")
 }
+
+// The figure, with the sender's own retry pauses: the Bot API unreachable
+// for 30 seconds during a burst; every alert arrives after, grouped, none twice.
+func TestAlertsSurviveA30sBotAPIOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 30 seconds")
+	}
+	api := telegramfake.New(t)
+	proxy := newSwitchableProxy(t, api.URL)
+	h := newAlertHarness(t, func(c *Config, d *Deps) { c.APIURL = proxy.URL() })
+	h.api = api
+	at := time.Now()
+	first := h.openDied(defaultProject, containerName(0), at)
+	h.waitAlertRow(first.ID, alertChat, store.AlertSent)
+
+	proxy.down()
+	down := time.Now()
+	var ins []store.Incident
+	for i := 1; i < 20; i++ {
+		ins = append(ins, h.openDied(defaultProject, containerName(i), at.Add(time.Duration(i)*time.Millisecond)))
+	}
+	// The outage lasts 30 seconds of the notifier failing: a condition polled, the
+	// failures counted, not a sleep standing in for one.
+	for time.Since(down) < 30*time.Second || h.requests("editMessageText", requestTransient)+h.requests("sendMessage", requestTransient) == 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	proxy.up()
+	back := time.Now()
+	for _, in := range ins {
+		h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	}
+	t.Logf("after a %s outage, all delivered %s after the Bot API was back", back.Sub(down).Round(time.Second), time.Since(back).Round(time.Millisecond))
+	texts, sends := h.alertTexts(alertChat)
+	if sends > 2 {
+		t.Errorf("%d sendMessage calls, want at most 2", sends)
+	}
+	all := strings.Join(mapValues(texts), "\n")
+	for i := range 20 {
+		if n := strings.Count(all, " · "+containerName(i)+" — died"); n != 1 {
+			t.Errorf("%s shown %d times, want once", containerName(i), n)
+		}
+	}
+}
