@@ -30,7 +30,7 @@ const (
 // alerts.
 const errNoAlerts = "🚧 Alerts are not available on this server."
 
-// alerts is /docker_alerts [project]: recent incidents, open ones first.
+// listAlerts is /docker_alerts [project]: recent incidents, open ones first.
 func (b *Bot) listAlerts(ctx context.Context, in *request) string {
 	if b.alertStore == nil {
 		return errNoAlerts
