@@ -75,12 +75,8 @@ func TestPokeAlertsOnIncidents(t *testing.T) {
 	events := make(chan dockerops.WatchEvent, 4)
 	subscribe := func(project string) (<-chan dockerops.WatchEvent, func()) { return events, func() {} }
 	pokes := make(chan struct{}, 4)
-	ctx, cancel := context.WithCancel(context.Background())
+	stop := startAlertPokes(context.Background(), subscribe, func() { pokes <- struct{}{} })
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pokeAlertsOnIncidents(ctx, subscribe, func() { pokes <- struct{}{} })
-	}()
 	events <- dockerops.WatchEvent{Action: "start"}
 	events <- dockerops.WatchEvent{Incident: &store.Incident{ID: 1}}
 	select {
@@ -88,7 +84,10 @@ func TestPokeAlertsOnIncidents(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no poke for an incident")
 	}
-	cancel()
+	go func() {
+		stop()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

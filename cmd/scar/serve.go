@@ -126,11 +126,11 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	go reloadOnHangup(ctx, projectStore, logger)
 	if bot != nil {
 		go startTelegram(ctx, bot, cfg.TelegramMode, logger)
-		// Seam for the event watcher (issue 14): once serve builds one, run
-		//	go pokeAlertsOnIncidents(ctx, watcher.Subscribe, bot.PokeAlerts)
-		// under serve's context (owned by the watcher's WaitGroup), so that alerts go out
-		// as incidents happen. Without it the notifier still finds them: it sweeps the
-		// store every 5 seconds.
+		// Seam for the event watcher (issue 14): once serve builds one, add
+		//	stopPokes := startAlertPokes(ctx, watcher.Subscribe, bot.PokeAlerts)
+		//	defer stopPokes()
+		// so that alerts go out as incidents happen. Without it the notifier still
+		// finds them: it sweeps the store every 5 seconds.
 	}
 
 	select {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/handlers"
@@ -44,6 +45,22 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 // incidentFeed is where incidents are published as they change: the event watcher's
 // Subscribe.
 type incidentFeed func(project string) (<-chan dockerops.WatchEvent, func())
+
+// startAlertPokes runs pokeAlertsOnIncidents until the returned stop is called or
+// ctx ends; stop waits for it.
+func startAlertPokes(ctx context.Context, subscribe incidentFeed, poke func()) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pokeAlertsOnIncidents(ctx, subscribe, poke)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
 
 // pokeAlertsOnIncidents wakes the bot's alert notifier for every incident the feed
 // publishes, until ctx ends; it returns when it has stopped. The notifier also sweeps
