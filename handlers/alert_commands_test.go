@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/store"
 )
 
@@ -153,4 +154,23 @@ func TestDockerAlertsListsOpenFirst(t *testing.T) {
 	if !strings.Contains(msg, "recovered after 1m") {
 		t.Errorf("/docker_alerts lacks the recovery:\n%s", msg)
 	}
+}
+
+// The buttons on the real engine: 📜 Logs shows the container's lines up to the event
+// through the logs operation, 🔄 Restart asks, and once confirmed restarts the project.
+func TestAlertButtonsOnTheRealEngine(t *testing.T) {
+	name, tweak := dockerProject(t)
+	h := newAlertHarness(t, tweak)
+	web := dockertest.V2Name(name, "web", 1)
+	in := h.openDied(name, web, time.Now())
+	row := h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	id := strconv.FormatInt(in.ID, 10)
+
+	h.answerTo(h.press(alertChat, reader, row.MessageID, "al:"+id))
+	h.waitSent(alertChat, "stdout line 3")
+
+	h.answerTo(h.press(alertChat, admin, row.MessageID, "ar:"+id))
+	ask := h.waitSent(alertChat, "Restart Production Containers")
+	h.answerTo(h.press(alertChat, admin, ask.MessageID, buttons(t, ask)[0]))
+	h.waitSent(alertChat, "Restart complete")
 }
