@@ -39,7 +39,9 @@ func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) err
 }
 
 // place shows incidents not yet in the chat: folded into the chat's young message of
-// that outcome (sent or summarised) while they fit, the rest in new messages.
+// that outcome (sent or summarised) while they fit, the rest in new messages. A
+// summary is always one message, however many it carries: what does not fit is
+// counted in its last line ("…and N more: /docker_alerts").
 func (n *notifier) place(ctx context.Context, chat int64, rest []store.Incident, outcome string) error {
 	summary := outcome == store.AlertSummarised
 	if len(rest) == 0 {
@@ -52,12 +54,9 @@ func (n *notifier) place(ctx context.Context, chat int64, rest []store.Incident,
 		if err != nil {
 			return err
 		}
-		k := 0
-		for k < len(rest) {
-			if _, fits := alertReply(append(slices.Clone(shown), rest[:k+1]...), summary, n.maxAge); !fits {
-				break
-			}
-			k++
+		k := len(rest)
+		if !summary {
+			k = n.fitting(shown, rest)
 		}
 		if k > 0 {
 			claims := make([]store.AlertMessage, k)
@@ -77,12 +76,9 @@ func (n *notifier) place(ctx context.Context, chat int64, rest []store.Incident,
 		}
 	}
 	for len(rest) > 0 {
-		k := 1
-		for k < len(rest) {
-			if _, fits := alertReply(rest[:k+1], summary, n.maxAge); !fits {
-				break
-			}
-			k++
+		k := len(rest)
+		if !summary {
+			k = max(1, n.fitting(nil, rest))
 		}
 		if err := n.sendNew(ctx, chat, rest[:k], outcome); err != nil {
 			return err
@@ -90,6 +86,18 @@ func (n *notifier) place(ctx context.Context, chat int64, rest []store.Incident,
 		rest = rest[k:]
 	}
 	return nil
+}
+
+// fitting is how many of rest fit in one message after shown.
+func (n *notifier) fitting(shown, rest []store.Incident) int {
+	k := 0
+	for k < len(rest) {
+		if _, fits := alertReply(append(slices.Clone(shown), rest[:k+1]...), false, n.maxAge); !fits {
+			break
+		}
+		k++
+	}
+	return k
 }
 
 // group returns the chat's message that new incidents fold into, nil when there is

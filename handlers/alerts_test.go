@@ -194,7 +194,8 @@ func TestAlertsAcrossARestart(t *testing.T) {
 	}
 }
 
-// Alerts older than the max age when they can be sent go in one summary message.
+// Alerts older than the max age when they can be sent go in one summary message;
+// more than fit are counted in its last line.
 func TestAlertsTooOldAreSummarised(t *testing.T) {
 	h := newAlertHarness(t, func(c *Config, d *Deps) { c.AlertMaxAge = time.Hour })
 	old := time.Now().Add(-2 * time.Hour)
@@ -202,10 +203,24 @@ func TestAlertsTooOldAreSummarised(t *testing.T) {
 	for i := range 3 {
 		ins = append(ins, h.openDied(defaultProject, containerName(i), old.Add(time.Duration(i)*time.Second)))
 	}
+	// Many more, all in one sweep: still one summary message.
+	for i := range 100 {
+		in, err := h.db.OpenIncident(context.Background(), store.Incident{Project: defaultProject, Container: "many-" + strconv.Itoa(i),
+			Kind: store.KindOOM, EventAt: old.Add(time.Minute), OpenedAt: old.Add(time.Minute), Summary: "OOM killed (memory limit 28 MiB)"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	h.bot.PokeAlerts()
 	fresh := h.openDied(defaultProject, "fresh", time.Now())
 	var summaryID int
 	for _, in := range ins {
-		summaryID = h.waitAlertRow(in.ID, alertChat, store.AlertSummarised).MessageID
+		id := h.waitAlertRow(in.ID, alertChat, store.AlertSummarised).MessageID
+		if summaryID != 0 && id != summaryID {
+			t.Fatalf("summarised in messages %d and %d, want one", summaryID, id)
+		}
+		summaryID = id
 	}
 	freshRow := h.waitAlertRow(fresh.ID, alertChat, store.AlertSent)
 	if freshRow.MessageID == summaryID {
@@ -213,8 +228,14 @@ func TestAlertsTooOldAreSummarised(t *testing.T) {
 	}
 	texts, _ := h.alertTexts(alertChat)
 	summary := texts[summaryID]
-	if !strings.Contains(summary, "3 alerts older than 1h that could not be delivered in time") {
+	if !strings.Contains(summary, "103 alerts older than 1h that could not be delivered in time") || !strings.Contains(summary, "more: /docker_alerts") {
 		t.Errorf("summary %q", summary)
+	}
+	if n := telegramfake.Length(summary); n > 4096 {
+		t.Errorf("summary of %d characters", n)
+	}
+	if _, sends := h.alertTexts(alertChat); sends != 2 {
+		t.Errorf("%d sendMessage calls, want 2: the summary and the fresh alert", sends)
 	}
 	for i := range 3 {
 		if !strings.Contains(summary, containerName(i)) {
