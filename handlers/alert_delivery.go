@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -17,14 +18,33 @@ import (
 // those too old, and new incidents folded into the chat's young message or sent in a
 // new one. A chat Telegram refuses is recorded as refused; any other failure is
 // returned, the work staying pending in the store.
+//
+// Telegram refusing the message itself (any other 4xx but 429) would refuse it again
+// at every sweep: those alerts are recorded as failed in that chat and logged, so
+// that nothing is retried for ever; the chat keeps getting the others.
 func (n *notifier) deliver(ctx context.Context, chat int64, w *chatWork) error {
 	err := n.deliverWork(ctx, chat, w)
-	if refusedChat(err) {
-		n.refuse(ctx, chat, w, err)
+	switch {
+	case errors.Is(err, errMessageGone):
+		return err
+	case refusedChat(err):
+		n.refused[chat] = n.b.now()
+		n.b.log.ErrorContext(ctx, "telegram: an alert chat refused alerts; none is tried there for a day, also across restarts",
+			slog.Int64("chat_id", chat), slog.Any("error", err))
+		n.refuse(ctx, chat, w, store.AlertRefused)
+		return nil
+	case badRequest(err):
+		n.b.log.ErrorContext(ctx, "telegram: the Bot API refused alert messages; they are recorded as failed in this chat, not retried",
+			slog.Int64("chat_id", chat), slog.Any("error", err))
+		n.refuse(ctx, chat, w, store.AlertFailed)
 		return nil
 	}
 	return err
 }
+
+// errMessageGone marks an alert message Telegram would not edit: its changed
+// incidents are placed anew at the next sweep.
+var errMessageGone = errors.New("the alert message can no longer be edited")
 
 func (n *notifier) deliverWork(ctx context.Context, chat int64, w *chatWork) error {
 	for _, msg := range w.edits {
@@ -220,16 +240,13 @@ func (n *notifier) release(ctx context.Context, chat int64, msg int, ins []store
 	if err := n.db.RecordAlerts(ctx, out...); err != nil {
 		return err
 	}
-	return cause
+	return fmt.Errorf("%w: %w", errMessageGone, cause)
 }
 
-// refuse records a chat Telegram refused: its incidents of this sweep get outcome
-// refused, it is said once in the log, and no alert is tried there for refusedRetry.
-func (n *notifier) refuse(ctx context.Context, chat int64, w *chatWork, cause error) {
+// refuse records the incidents of a chat's work that Telegram did not take, with
+// outcome refused (the chat) or failed (the messages).
+func (n *notifier) refuse(ctx context.Context, chat int64, w *chatWork, outcome string) {
 	now := n.b.now()
-	n.refused[chat] = now
-	n.b.log.ErrorContext(ctx, "telegram: an alert chat refused alerts; none is tried there for a day, also across restarts",
-		slog.Int64("chat_id", chat), slog.Any("error", cause))
 	ids := make([]int64, len(w.ids))
 	copy(ids, w.ids)
 	all, err := n.db.AlertMessagesOf(ctx, ids)
@@ -248,7 +265,7 @@ func (n *notifier) refuse(ctx context.Context, chat int64, w *chatWork, cause er
 		if has && a.SentVersion >= in.Version {
 			continue
 		}
-		rows = append(rows, n.settle(in, chat, a, has, store.AlertRefused, now))
+		rows = append(rows, n.settle(in, chat, a, has, outcome, now))
 	}
 	if err := n.record(ctx, rows); err != nil {
 		n.b.log.ErrorContext(ctx, "telegram: recording a refused alert chat", slog.Any("error", err))
@@ -268,14 +285,16 @@ func (n *notifier) editedIncidents(ctx context.Context, chat int64, w *chatWork)
 }
 
 // refusedChat reports Telegram refusing a chat for good: the bot was removed or
-// blocked (403), or the chat does not exist (400 chat not found).
+// blocked, or may not write first to a user (403), the chat does not exist (400 chat
+// not found) or became a supergroup with another id.
 func refusedChat(err error) bool {
 	var apiErr *ta.Error
 	if !errors.As(err, &apiErr) {
 		return false
 	}
 	return apiErr.ErrorCode == 403 ||
-		(apiErr.ErrorCode == 400 && strings.Contains(strings.ToLower(apiErr.Description), "chat not found"))
+		(apiErr.ErrorCode == 400 && (strings.Contains(strings.ToLower(apiErr.Description), "chat not found") ||
+			strings.Contains(apiErr.Description, "upgraded to a supergroup")))
 }
 
 // badRequest reports a request Telegram refused as such (4xx other than 429).

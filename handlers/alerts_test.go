@@ -443,3 +443,19 @@ func TestAlertsSurviveA30sBotAPIOutage(t *testing.T) {
 		}
 	}
 }
+
+// A message the Bot API refuses as such (not the chat) is recorded as failed for
+// that alert, not retried for ever; the chat is not taken for refused, also after a
+// restart, and gets the next alerts.
+func TestAlertRefusedMessageIsNotRetried(t *testing.T) {
+	h := newAlertHarness(t)
+	h.api.Fail("sendMessage", telegramfake.Failure{Status: 400, Description: "Bad Request: can't parse entities", ChatID: alertChat})
+	bad := h.openDied(defaultProject, "backend", time.Now())
+	h.waitAlertRow(bad.ID, alertChat, store.AlertFailed)
+	h.restart()
+	good := h.openDied(defaultProject, "worker", time.Now())
+	h.waitAlertRow(good.ID, alertChat, store.AlertSent)
+	if n := h.sendsTo(alertChat); n != 2 {
+		t.Errorf("%d sendMessage calls, want 2 (one failed, one sent)", n)
+	}
+}

@@ -35,7 +35,7 @@ type Metrics struct {
 	// BuildInfo is always 1 and carries the version labels.
 	BuildInfo *prometheus.GaugeVec
 	// AlertsTotal counts alerts per incident kind and alert chat by outcome: sent,
-	// muted, refused, summarised (a change of an incident already shown is an edit,
+	// muted, refused, summarised, failed (a change of an incident already shown is an edit,
 	// not counted again).
 	AlertsTotal *prometheus.CounterVec
 	// AlertDelay times an incident's event (the Engine's time) to the Bot API
@@ -91,7 +91,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"version", "goversion"}),
 		AlertsTotal: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "scar_alerts_total",
-			Help: "Alerts per incident kind and alert chat, by outcome (sent, muted, refused, summarised).",
+			Help: "Alerts per incident kind and alert chat, by outcome (sent, muted, refused, summarised, failed).",
 		}, []string{"kind", "outcome"}),
 		AlertDelay: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "scar_alert_delay_seconds",

@@ -15,6 +15,7 @@ const (
 	AlertMuted      = "muted"      // the project was muted: recorded, not sent
 	AlertRefused    = "refused"    // Telegram refused the chat (bot removed, chat not found)
 	AlertSummarised = "summarised" // older than the alerts' max age when it could be sent: one line of a summary
+	AlertFailed     = "failed"     // the Bot API refused the message itself (not the chat): not retried
 )
 
 // AlertMessage is one row of the notification log: what an alert chat was sent of an
