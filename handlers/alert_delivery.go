@@ -28,7 +28,9 @@ func (n *notifier) deliver(ctx context.Context, chat int64, w *chatWork) error {
 	case errors.Is(err, errMessageGone):
 		return err
 	case refusedChat(err):
+		n.mu.Lock()
 		n.refused[chat] = n.b.now()
+		n.mu.Unlock()
 		n.b.log.ErrorContext(ctx, "telegram: an alert chat refused alerts; none is tried there for a day, also across restarts",
 			slog.Int64("chat_id", chat), slog.Any("error", err))
 		n.refuse(ctx, chat, w, store.AlertRefused)
@@ -124,7 +126,9 @@ func (n *notifier) fitting(shown, rest []store.Incident) int {
 // none young enough.
 func (n *notifier) group(ctx context.Context, chat int64, outcome string) (*alertGroup, error) {
 	key := groupKey{chat, outcome}
+	n.mu.Lock()
 	g, ok := n.groups[key]
+	n.mu.Unlock()
 	if !ok {
 		id, at, err := n.db.LatestAlertMessage(ctx, chat, outcome)
 		if err != nil {
@@ -133,7 +137,9 @@ func (n *notifier) group(ctx context.Context, chat int64, outcome string) (*aler
 		if id != 0 {
 			g = &alertGroup{messageID: id, openedAt: at}
 		}
+		n.mu.Lock()
 		n.groups[key] = g
+		n.mu.Unlock()
 	}
 	if g == nil || n.b.now().Sub(g.openedAt) >= n.fold {
 		return nil, nil
@@ -155,7 +161,9 @@ func (n *notifier) sendNew(ctx context.Context, chat int64, ins []store.Incident
 		rows[i] = store.AlertMessage{IncidentID: in.ID, ChatID: chat, MessageID: id, SentVersion: in.Version, SentAt: now, Outcome: outcome}
 		n.shown(in, outcome, now)
 	}
+	n.mu.Lock()
 	n.groups[groupKey{chat, outcome}] = &alertGroup{messageID: id, openedAt: now}
+	n.mu.Unlock()
 	return n.record(ctx, rows)
 }
 
@@ -232,11 +240,13 @@ func (n *notifier) release(ctx context.Context, chat int64, msg int, ins []store
 			out = append(out, a)
 		}
 	}
+	n.mu.Lock()
 	for key, g := range n.groups {
 		if key.chat == chat && g != nil && g.messageID == msg {
 			n.groups[key] = nil
 		}
 	}
+	n.mu.Unlock()
 	if err := n.db.RecordAlerts(ctx, out...); err != nil {
 		return err
 	}

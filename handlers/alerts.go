@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -83,9 +84,11 @@ type notifier struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// Owned by the loop.
+	// mu guards groups and refused: a sweep delivers to its chats in parallel.
+	mu      sync.Mutex
 	groups  map[groupKey]*alertGroup
 	refused map[int64]time.Time
+	// Owned by the loop.
 	loaded  bool
 	failing bool // the last sweep failed: said once
 }
@@ -190,9 +193,11 @@ func (n *notifier) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		n.mu.Lock()
 		for chat, at := range refused {
 			n.refused[chat] = at
 		}
+		n.mu.Unlock()
 		n.loaded = true
 	}
 	ins, err := n.db.PendingAlerts(ctx, pendingBatch)
@@ -255,24 +260,31 @@ func (n *notifier) sweep(ctx context.Context) error {
 		return err
 	}
 
+	// Chats are delivered in parallel: one that waits out a 429 or a slow group limit
+	// does not hold the others' alerts back. The sweep waits for every one.
 	undone := make(map[int64]bool)
 	var firstErr error
-	chats := make([]int64, 0, len(work))
-	for chat := range work {
-		chats = append(chats, chat)
-	}
-	slices.Sort(chats)
-	for _, chat := range chats {
-		w := work[chat]
-		if err := n.deliver(ctx, chat, w); err != nil {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for chat, w := range work {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := n.deliverSafely(ctx, chat, w)
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
 			for _, id := range w.ids {
 				undone[id] = true
 			}
 			if firstErr == nil {
 				firstErr = err
 			}
-		}
+		}()
 	}
+	wg.Wait()
 	for _, in := range ins {
 		if !undone[in.ID] {
 			if err := n.db.MarkAlerted(ctx, in.ID, in.Version); err != nil {
@@ -281,6 +293,17 @@ func (n *notifier) sweep(ctx context.Context) error {
 		}
 	}
 	return firstErr
+}
+
+// deliverSafely is deliver with a panic turned into an error: the chat's alerts
+// stay pending and the notifier goes on.
+func (n *notifier) deliverSafely(ctx context.Context, chat int64, w *chatWork) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("telegram: panic delivering alerts to chat %d: %v", chat, r)
+		}
+	}()
+	return n.deliver(ctx, chat, w)
 }
 
 // settle records an incident's change as not sent to chat, with outcome; it is
@@ -314,6 +337,8 @@ func (n *notifier) targets(in store.Incident) []int64 {
 }
 
 func (n *notifier) isRefused(chat int64, now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	at, ok := n.refused[chat]
 	return ok && now.Sub(at) < refusedRetry
 }

@@ -459,3 +459,20 @@ func TestAlertRefusedMessageIsNotRetried(t *testing.T) {
 		t.Errorf("%d sendMessage calls, want 2 (one failed, one sent)", n)
 	}
 }
+
+// A chat that waits out a 429 does not hold another chat's alert back.
+func TestAlertChatsDoNotWaitForEachOther(t *testing.T) {
+	const other = int64(-999) // after alertChat in id order
+	h := newAlertHarness(t, func(c *Config, d *Deps) { c.AlertChats = []int64{alertChat, other} })
+	h.api.Fail("sendMessage", telegramfake.Failure{Status: 429, RetryAfter: 3, Description: "Too Many Requests: retry after 3", ChatID: alertChat})
+	start := time.Now()
+	in := h.openDied(defaultProject, "backend", start)
+	h.waitAlertRow(in.ID, other, store.AlertSent)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the other chat got its alert after %s, behind the rate-limited one", took)
+	}
+	h.waitAlertRow(in.ID, alertChat, store.AlertSent)
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("the rate-limited chat got its alert after %s, before its retry_after", took)
+	}
+}
