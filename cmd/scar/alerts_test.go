@@ -97,3 +97,38 @@ func TestPokeAlertsOnIncidents(t *testing.T) {
 		t.Errorf("%d pokes for a container event, want 0", len(pokes))
 	}
 }
+
+// TestServeSendsAlertsWrittenBeforeStart: an incident in the state store that no
+// alert chat was sent (scar stopped, or killed, after the watcher wrote it) is sent
+// to SCAR_ALERT_CHATS when scar serves again, once.
+func TestServeSendsAlertsWrittenBeforeStart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := db.OpenIncident(ctx, store.Incident{Project: "demo", Container: "demo-web-1", Kind: store.KindDied,
+		EventAt: now, OpenedAt: now, Summary: "exited with code 3"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	api := telegramfake.New(t)
+	startServe(t, "SCAR_PROJECTS_FILE="+projectsFile(t, ""), "SCAR_STATE_DIR="+dir, "DOCKER_HOST=unix:///nonexistent/docker.sock",
+		"SCAR_API_TOKENS="+e2eToken, "SCAR_TELEGRAM_TOKEN="+telegramfake.Token, "SCAR_TELEGRAM_API_URL="+api.URL,
+		"SCAR_TELEGRAM_WEBHOOK_SECRET="+webhookSecret, "SCAR_ALERT_CHATS=-2002")
+	api.WaitFor(t, 30*time.Second, "the alert", func([]telegramfake.Call) bool {
+		for _, c := range api.Sent() {
+			if c.Int64("chat_id") == -2002 && strings.Contains(c.String("text"), "demo-web-1 — died: exited with code 3") {
+				return true
+			}
+		}
+		return false
+	})
+	api.WaitCalls(t, "setMyCommands", 1)
+	if n := len(api.Calls("sendMessage")); n != 1 {
+		t.Errorf("%d sendMessage calls, want the one alert", n)
+	}
+}
