@@ -336,6 +336,14 @@ func (n *notifier) targets(in store.Incident) []int64 {
 	return slices.Compact(out)
 }
 
+// heard takes back a chat's refusal: a message came from it, so the bot is there
+// again (added back to the group, or started by the user of a private chat).
+func (n *notifier) heard(chat int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.refused, chat)
+}
+
 func (n *notifier) isRefused(chat int64, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()

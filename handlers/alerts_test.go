@@ -248,7 +248,7 @@ func TestAlertsTooOldAreSummarised(t *testing.T) {
 }
 
 // A chat Telegram refuses is tried once, recorded as refused, and not tried again,
-// also after a restart.
+// also after a restart — until a message comes from it.
 func TestAlertRefusedChatIsNotRetried(t *testing.T) {
 	h := newAlertHarness(t)
 	h.api.Fail("sendMessage", telegramfake.Failure{Status: 403, Description: "Forbidden: bot was kicked from the supergroup chat", ChatID: alertChat})
@@ -262,6 +262,11 @@ func TestAlertRefusedChatIsNotRetried(t *testing.T) {
 	if n := h.sendsTo(alertChat); n != 1 {
 		t.Errorf("%d sendMessage calls to the refusing chat, want 1", n)
 	}
+	// A message from the chat shows the bot is back there: alerts go again.
+	h.send(alertChat, admin, "/help@"+telegramfake.BotUsername)
+	h.waitSent(alertChat, "/docker_mute")
+	d := h.openDied(defaultProject, "queue", time.Now())
+	h.waitAlertRow(d.ID, alertChat, store.AlertSent)
 }
 
 func mapValues(m map[int]string) []string {

@@ -109,6 +109,9 @@ func (b *Bot) handle(ctx context.Context, u telego.Update) string {
 
 func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 	chatID, user := m.Chat.ID, *m.From
+	if b.alerts != nil {
+		b.alerts.heard(chatID)
+	}
 	private := m.Chat.Type == telego.ChatTypePrivate
 	cmd, isCmd := ParseCommand(m.Text)
 	if isCmd && cmd.Mention != "" && !cmd.ForBot(b.learnUsername(ctx)) {
