@@ -64,6 +64,9 @@ type ProjectStatus struct {
 	// "no containers yet: deploy it"); absent when nothing is.
 	Problems  []string  `json:"problems,omitempty"`
 	CheckedAt time.Time `json:"checked_at"`
+	// MutedUntil is when the project's alerts stop being muted (/docker_mute); absent
+	// when they are not.
+	MutedUntil time.Time `json:"muted_until,omitzero"`
 }
 
 // Log limits.

@@ -68,6 +68,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost), dockerops.ComposeEnviron(cfg.environ))),
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
+		dockerops.WithMutes(db),
 	)
 	warnMisconfigured(ctx, projectStore.All(), logger)
 	// A deploy that a crash cut short is undone before anything else runs.
