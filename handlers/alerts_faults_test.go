@@ -219,3 +219,39 @@ func TestAlertChatsDoNotWaitForEachOther(t *testing.T) {
 		t.Errorf("the rate-limited chat got its alert after %s, before its retry_after", took)
 	}
 }
+
+// A fold claimed in the log when scar stopped before the edit (the crash the order of
+// writes allows) is shown by editing that message when scar is back: no new message,
+// nothing lost.
+func TestAlertFoldClaimedBeforeACrashIsShown(t *testing.T) {
+	h := newAlertHarness(t)
+	a := h.openDied(defaultProject, "backend", time.Now())
+	shown := h.waitAlertRow(a.ID, alertChat, store.AlertSent)
+	h.stop()
+
+	db, err := store.Open(context.Background(), h.dbDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.OpenIncident(context.Background(), store.Incident{Project: defaultProject, Container: "worker", Kind: store.KindDied,
+		EventAt: time.Now(), OpenedAt: time.Now(), Summary: "exited with code 3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RecordAlerts(context.Background(), store.AlertMessage{IncidentID: b.ID, ChatID: alertChat, MessageID: shown.MessageID, SentAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	h.start()
+	row := h.waitAlertRow(b.ID, alertChat, store.AlertSent)
+	texts, sends := h.alertTexts(alertChat)
+	if row.MessageID != shown.MessageID || sends != 1 {
+		t.Errorf("shown in message %d with %d sendMessage calls, want message %d and 1", row.MessageID, sends, shown.MessageID)
+	}
+	for _, c := range []string{"backend", "worker"} {
+		if !strings.Contains(texts[shown.MessageID], " · "+c+" — died") {
+			t.Errorf("message lacks %s: %q", c, texts[shown.MessageID])
+		}
+	}
+}
