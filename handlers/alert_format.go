@@ -116,9 +116,9 @@ func alertReply(ins []store.Incident, summary bool, maxAge time.Duration) (*repl
 		return r, true
 	}
 	if summary {
-		r.add("📋 <b>%d alerts</b> older than %s that could not be delivered in time:", len(ins), duration(maxAge))
+		r.add("📋 <b>%s</b> older than %s that could not be delivered in time:", alertCount(len(ins)), duration(maxAge))
 	} else {
-		r.add("🚨 <b>%d alerts</b>", len(ins))
+		r.add("🚨 <b>%s</b>", alertCount(len(ins)))
 	}
 	size := visibleLen(r.lines[0]) + 1
 	for i, in := range ins {
@@ -131,6 +131,14 @@ func alertReply(ins []store.Incident, summary bool, maxAge time.Duration) (*repl
 		r.lines = append(r.lines, l)
 	}
 	return r, true
+}
+
+// alertCount is "1 alert", "20 alerts".
+func alertCount(n int) string {
+	if n == 1 {
+		return "1 alert"
+	}
+	return fmt.Sprintf("%d alerts", n)
 }
 
 // Button data of an alert: "al:<incident id>" shows the container's logs up to the
