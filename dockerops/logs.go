@@ -23,6 +23,8 @@ const grepScanLines = 100_000
 type logQuery struct {
 	lines int
 	since time.Time
+	// until, when set, keeps the lines written at or before it.
+	until time.Time
 	grep  string
 	// maxBytes bounds the kept text; 0: no bound.
 	maxBytes int
@@ -66,7 +68,7 @@ func (s *Service) logs(ctx context.Context, p *projects.Project, req LogsRequest
 }
 
 func parseLogsRequest(req LogsRequest, now time.Time) (logQuery, error) {
-	q := logQuery{lines: req.Lines, grep: req.Grep, maxBytes: req.MaxBytes}
+	q := logQuery{lines: req.Lines, grep: req.Grep, maxBytes: req.MaxBytes, until: req.Until}
 	if q.lines == 0 {
 		q.lines = DefaultLogLines
 	}
@@ -135,6 +137,9 @@ func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logC
 	}
 	if !q.since.IsZero() {
 		opts.Since = fmt.Sprintf("%d.%09d", q.since.Unix(), q.since.Nanosecond())
+	}
+	if !q.until.IsZero() {
+		opts.Until = fmt.Sprintf("%d.%09d", q.until.Unix(), q.until.Nanosecond())
 	}
 	rc, err := s.docker.ContainerLogs(ctx, id, opts)
 	in := <-tty

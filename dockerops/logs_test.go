@@ -23,6 +23,7 @@ func TestLogs(t *testing.T) {
 	// Healthy means the server is up, and the app writes its lines before serving.
 	f.waitHealthy(t, web, tty, quiet, chatty)
 	afterStart := time.Now().UTC().Add(time.Second).Format(time.RFC3339)
+	beforeStart, afterLines := f.startedAt(t, web).Add(-time.Second), time.Now()
 
 	all := func(stream string, n int) []string {
 		var out []string
@@ -48,6 +49,8 @@ func TestLogs(t *testing.T) {
 		{name: "stderr only lines", req: LogsRequest{Grep: "stderr"}, want: all("stderr", 5)},
 		{name: "since a duration", req: LogsRequest{Since: "1h"}, wantCount: 10},
 		{name: "since an RFC 3339 time after the lines", req: LogsRequest{Since: afterStart}, wantCount: 0},
+		{name: "until a time before the lines", req: LogsRequest{Until: beforeStart}, wantCount: 0},
+		{name: "until a time after the lines", req: LogsRequest{Until: afterLines}, wantCount: 10},
 		{name: "by container name", req: LogsRequest{Container: cp + "-tty-1"}, want: []string{"tty: stdout line 1", "tty: stderr line 1", "tty: stdout line 2", "tty: stderr line 2"}, unordered: true, container: cp + "-tty-1"},
 		{name: "no logs", req: LogsRequest{Container: "quiet"}, want: []string{}},
 		{name: "5000 lines", req: LogsRequest{Container: "chatty", Lines: MaxLogLines}, wantCount: 5000},

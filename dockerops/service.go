@@ -51,6 +51,8 @@ type Service struct {
 	locks      *Locks
 	// pollInterval is how often a restart looks at a container it waits for.
 	pollInterval time.Duration
+	// mutes, when set, tells status which projects' alerts are muted (WithMutes).
+	mutes MuteReader
 
 	// Deploys (see WithDeploys); nil when deploys are not configured.
 	builder Builder

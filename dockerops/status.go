@@ -57,6 +57,7 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 		PendingChanges: <-pending,
 		Problems:       s.statusProblems(ctx, p, ms),
 		CheckedAt:      now,
+		MutedUntil:     s.mutedUntil(ctx, p.Name, now),
 	}
 	for i, m := range ms {
 		st.Containers[i] = containerStatus(m, infos[i], now)

@@ -64,6 +64,9 @@ type ProjectStatus struct {
 	// "no containers yet: deploy it"); absent when nothing is.
 	Problems  []string  `json:"problems,omitempty"`
 	CheckedAt time.Time `json:"checked_at"`
+	// MutedUntil is when the project's alerts stop being muted (/docker_mute); absent
+	// when they are not.
+	MutedUntil time.Time `json:"muted_until,omitzero"`
 }
 
 // Log limits.
@@ -80,6 +83,9 @@ type LogsRequest struct {
 	Since string
 	// Grep keeps lines containing it, case-insensitively.
 	Grep string
+	// Until, when set, keeps the lines written at or before it (an alert's 📜 Logs
+	// shows the lines up to its event).
+	Until time.Time
 	// MaxBytes bounds the text of the lines kept (0: no bound); the oldest lines
 	// go first and LogsResult.Truncated says so.
 	MaxBytes int

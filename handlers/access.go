@@ -32,7 +32,10 @@ type access struct {
 	full     map[int64]bool
 	readOnly map[int64]bool
 	chats    map[int64]bool // the group chats the bot answers in
-	now      func() time.Time
+	// alertChat reports a chat that gets alerts: the bot answers there too, so that
+	// the buttons under an alert work in a group.
+	alertChat func(int64) bool
+	now       func() time.Time
 
 	mu        sync.Mutex
 	limiters  map[int64]*userLimit
@@ -73,7 +76,7 @@ func newAccess(full, readOnly, chats []int64, now func() time.Time) *access {
 // chatAllowed reports whether the bot may speak in a chat: a private chat always (who
 // may use the bot is level's question), a group only when it is listed.
 func (a *access) chatAllowed(chatID int64, private bool) bool {
-	return private || a.chats[chatID]
+	return private || a.chats[chatID] || (a.alertChat != nil && a.alertChat(chatID))
 }
 
 // level returns what user may do; a user in both lists has full access.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,17 @@ type Config struct {
 	// HTTPClient makes the Bot API requests (default: a client without timeout;
 	// every call has its own deadline).
 	HTTPClient *http.Client
+
+	// AlertChats get every alert (SCAR_ALERT_CHATS); projects add their alert_chats.
+	// The bot also answers in them (commands and buttons of allowed users).
+	AlertChats []int64
+	// AlertMaxAge: an alert not delivered by then goes in a summary (SCAR_ALERT_MAX_AGE, default 1h).
+	AlertMaxAge time.Duration
+	// AlertFold is how long after an alert message new incidents are folded into it
+	// by editing it (default 30s).
+	AlertFold time.Duration
+	// AlertSweep is how often the store is looked at for alerts without a poke (default 5s).
+	AlertSweep time.Duration
 }
 
 // Deps are what the bot works with. Deploys may be nil until deploys exist: deploy,
@@ -133,6 +145,9 @@ type Deps struct {
 	Audit    AuditLog
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
+	// Alerts, when set, turns on alert delivery (a notifier sweeping the store) and
+	// the alert commands; store.DB satisfies it.
+	Alerts AlertStore
 }
 
 // Bot is scar's Telegram bot.
@@ -153,6 +168,9 @@ type Bot struct {
 	queue    *dispatcher
 	access   *access
 	username atomic.Pointer[string]
+
+	alertStore AlertStore
+	alerts     *notifier // nil without an alert store
 
 	// ctx outlives requests: a webhook answers at once and its work goes on after.
 	ctx    context.Context
@@ -203,6 +221,13 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.send = newSender(api, cfg.Token, cfg.ChatRate, cfg.GlobalRate, deps.Metrics, logger)
 	b.queue = newDispatcher(cfg.Workers, &b.work)
+	b.access.alertChat = b.isAlertChat
+	if deps.Alerts != nil {
+		b.alertStore = deps.Alerts
+		b.alerts = newNotifier(b, deps.Alerts, cfg.AlertChats, cfg.AlertMaxAge, cfg.AlertFold, cfg.AlertSweep)
+		// Alerts do not wait for Start: they wait in the store until the Bot API takes them.
+		b.alerts.start(b.ctx)
+	}
 	return b, nil
 }
 
@@ -231,6 +256,9 @@ func (c *Config) setDefaults() error {
 		{&c.UpdateRetention, 48 * time.Hour},
 		{&c.PollTimeout, 30 * time.Second},
 		{&c.EditInterval, time.Second},
+		{&c.AlertMaxAge, time.Hour},
+		{&c.AlertFold, 30 * time.Second},
+		{&c.AlertSweep, 5 * time.Second},
 	}
 	for _, d := range defaults {
 		if *d.v <= 0 {
@@ -338,6 +366,9 @@ func (b *Bot) learnUsername(ctx context.Context) string {
 // cancelled and ctx's error returned.
 func (b *Bot) Shutdown(ctx context.Context) error {
 	b.closing.Store(true)
+	if b.alerts != nil {
+		b.alerts.stop()
+	}
 	b.queue.close()
 	done := make(chan struct{})
 	go func() {
@@ -367,6 +398,20 @@ func (b *Bot) background(fn func(ctx context.Context)) {
 		}()
 		fn(b.ctx)
 	}()
+}
+
+// isAlertChat reports whether a chat gets alerts: listed in SCAR_ALERT_CHATS or in
+// a project's alert_chats.
+func (b *Bot) isAlertChat(chatID int64) bool {
+	if slices.Contains(b.cfg.AlertChats, chatID) {
+		return true
+	}
+	for _, n := range b.projects.Names() {
+		if p, err := b.projects.Resolve(n); err == nil && slices.Contains(p.AlertChats, chatID) {
+			return true
+		}
+	}
+	return false
 }
 
 // telegoLogger sends telego's own messages to slog at debug level (the sender logs

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,9 @@ var commands = []commandSpec{
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},
 	{name: "docker_history", args: "[project]", help: "recent deploys and rollbacks"},
 	{name: "docker_audit", args: "[project]", help: "who did what, newest first", write: true},
+	{name: "docker_alerts", args: "[project]", help: "recent alerts, open ones first"},
+	{name: "docker_mute", args: "[project] [duration]", help: "silence a project's alerts for a while (default 1h)", write: true},
+	{name: "docker_unmute", args: "[project]", help: "send a muted project's alerts again", write: true},
 	{name: "docker_projects", help: "the projects scar manages"},
 	{name: "help", help: "this list"},
 	{name: "start", help: "hello"},
@@ -105,6 +109,9 @@ func (b *Bot) handle(ctx context.Context, u telego.Update) string {
 
 func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 	chatID, user := m.Chat.ID, *m.From
+	if b.alerts != nil {
+		b.alerts.heard(chatID)
+	}
 	private := m.Chat.Type == telego.ChatTypePrivate
 	cmd, isCmd := ParseCommand(m.Text)
 	if isCmd && cmd.Mention != "" && !cmd.ForBot(b.learnUsername(ctx)) {
@@ -201,6 +208,12 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 		return b.auditLog(ctx, in)
 	case "docker_projects":
 		return b.listProjects(ctx, in)
+	case "docker_alerts":
+		return b.listAlerts(ctx, in)
+	case "docker_mute":
+		return b.mute(ctx, in)
+	case "docker_unmute":
+		return b.unmute(ctx, in)
 	}
 	return b.help(ctx, in)
 }
@@ -319,7 +332,11 @@ func (b *Bot) status(ctx context.Context, in *request) string {
 	if err != nil {
 		return errorText("read the status", err) + "\n" + next(b.cmdRef("docker_status", p.Name))
 	}
-	b.sendReply(ctx, in.chatID, b.formatStatus(st))
+	r := b.formatStatus(st)
+	if mute := b.muteLine(ctx, p.Name); mute != "" {
+		r.lines = slices.Insert(r.lines, 1, line{text: mute})
+	}
+	b.sendReply(ctx, in.chatID, r)
 	return ""
 }
 
@@ -388,7 +405,7 @@ func (b *Bot) help(_ context.Context, in *request) string {
 		sb.WriteString("\nDefault project: <b>" + esc(def) + "</b>\n")
 	}
 	if in.level == levelReadOnly {
-		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback and audit need full access. /docker_deploy shows you a deploy's plan.\n")
+		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback, audit, mute and unmute need full access. /docker_deploy shows you a deploy's plan.\n")
 	}
 	sb.WriteString("\n" + next("/docker_status"))
 	return sb.String()

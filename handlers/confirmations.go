@@ -127,6 +127,9 @@ func (b *Bot) handleCallback(ctx context.Context, q *telego.CallbackQuery) strin
 	if ok && kind == dataStop {
 		return b.stopDeploy(ctx, q, chatID, token)
 	}
+	if ok && (kind == dataAlertLogs || kind == dataAlertRestart || kind == dataAlertMute) {
+		return b.alertButton(ctx, q, chatID, kind, token)
+	}
 	if !ok || (kind != dataConfirm && kind != dataCancel) {
 		answer("This button is not one of mine.", false)
 		return updateHandled

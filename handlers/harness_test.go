@@ -152,6 +152,10 @@ func writeProjects(t testing.TB, content string) *projects.Store {
 	return ps
 }
 
+// alertsFromStore, as Deps.Alerts in a harness's tweak, turns alerts on with the
+// harness's store (opened only at start).
+var alertsFromStore AlertStore = (*store.DB)(nil)
+
 // harness is a bot on the fake Bot API with its webhook served by httptest.
 type harness struct {
 	t       *testing.T
@@ -237,6 +241,9 @@ func (h *harness) start() {
 	h.db = db
 	deps := h.deps
 	deps.Updates, deps.Audit = db, db
+	if deps.Alerts == alertsFromStore {
+		deps.Alerts = db
+	}
 	bot, err := New(h.cfg, deps)
 	if err != nil {
 		t.Fatal(err)

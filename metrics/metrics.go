@@ -40,6 +40,13 @@ type Metrics struct {
 	// EventStreamUp is 1 while the event watcher of a Docker host follows its event
 	// stream, 0 while it is down or reconnecting.
 	EventStreamUp *prometheus.GaugeVec
+	// AlertsTotal counts alerts per incident kind and alert chat by outcome: sent,
+	// muted, refused, summarised, failed (a change of an incident already shown is an edit,
+	// not counted again).
+	AlertsTotal *prometheus.CounterVec
+	// AlertDelay times an incident's event (the Engine's time) to the Bot API
+	// accepting the message that first shows it in a chat.
+	AlertDelay prometheus.Histogram
 
 	// projectNames lists the projects whose series are made at 0 (TrackProjects).
 	projectNames projectNamesFunc
@@ -96,6 +103,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "scar_event_stream_up",
 			Help: "1 while the event watcher follows the Docker host's event stream, 0 while it is down.",
 		}, []string{"host"}),
+		AlertsTotal: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scar_alerts_total",
+			Help: "Alerts per incident kind and alert chat, by outcome (sent, muted, refused, summarised, failed).",
+		}, []string{"kind", "outcome"}),
+		AlertDelay: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scar_alert_delay_seconds",
+			Help:    "Time from an incident's event to the Bot API accepting the message that first shows it.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600},
+		}),
 	}
 	reg.MustRegister(projectSeries{m})
 	goVersion := "unknown"

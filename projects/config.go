@@ -104,5 +104,6 @@ func (p *Project) clone() *Project {
 	cp.RebuildOn = slices.Clone(p.RebuildOn)
 	cp.Services = slices.Clone(p.Services)
 	cp.AllowedUsers = slices.Clone(p.AllowedUsers)
+	cp.AlertChats = slices.Clone(p.AlertChats)
 	return &cp
 }

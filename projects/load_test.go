@@ -27,6 +27,7 @@ func TestLoadSeedFile(t *testing.T) {
 		HealthTimeout:    DefaultHealthTimeout,
 		BuildTimeout:     DefaultBuildTimeout,
 		ApplyTimeout:     DefaultApplyTimeout,
+		Alerts:           true,
 	}
 	got, err := cfg.Get("project-orchestrator")
 	if err != nil {
@@ -53,7 +54,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		"exclude": ["*.log", "!keep.log", "/tmp"], "rebuild": "never", "rebuild_on": ["Pipfile.lock"],
 		"delete_removed": true, "health_timeout": "2m30s", "deploy_env_files": true, "deploy_setuid": true,
 		"health_url": "http://localhost:8000/health", "docker_host": "tcp://10.0.0.2:2376",
-		"allowed_users": [12345, 9007199254740993]}}`))
+		"allowed_users": [12345, 9007199254740993], "alert_chats": [12345, -1001234567890], "alerts": false}}`))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -70,6 +71,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		HealthURL: "http://localhost:8000/health", DockerHost: "tcp://10.0.0.2:2376",
 		AllowedUsers: []int64{12345, 9007199254740993},
 		BuildTimeout: DefaultBuildTimeout, ApplyTimeout: DefaultApplyTimeout,
+		AlertChats: []int64{12345, -1001234567890}, Alerts: false,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("project:\n got %+v\nwant %+v", got, want)
@@ -107,6 +109,9 @@ func TestParseRejects(t *testing.T) {
 		{"user id not integer", `{"po": {"allowed_users": [1.5], ` + ok + `}}`, []string{`project "po": allowed_users: item 1 must be an integer user id, got 1.5`}},
 		{"user id as string", `{"po": {"allowed_users": ["42"], ` + ok + `}}`, []string{`project "po": allowed_users: item 1 must be an integer user id, got "42"`}},
 		{"user id negative", `{"po": {"allowed_users": [-5], ` + ok + `}}`, []string{`project "po": allowed_users: -5 is not a Telegram user id`}},
+		{"alert chat zero", `{"po": {"alert_chats": [0], ` + ok + `}}`, []string{`project "po": alert_chats: item 1 must be a Telegram chat id`}},
+		{"alert chats not a list", `{"po": {"alert_chats": -100, ` + ok + `}}`, []string{`project "po": alert_chats: must be a list of Telegram chat ids, got a number`}},
+		{"alerts not a bool", `{"po": {"alerts": "no", ` + ok + `}}`, []string{`project "po": alerts:`}},
 		{"missing workspace", `{"po": {"production": "/prod/po", "containers": ["web"]}}`, []string{`project "po": workspace: required`}},
 		{"missing production", `{"po": {"workspace": "/ws/po", "containers": ["web"]}}`, []string{`project "po": production: required`}},
 		{"relative workspace", `{"po": {"workspace": "rel/dir", "production": "/prod/po", "containers": ["web"]}}`, []string{`project "po": workspace: must be an absolute path, got "rel/dir"`}},
@@ -247,11 +252,12 @@ func TestExampleFileLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if po.HealthTimeout != 90*time.Second || po.Rebuild != RebuildAuto || len(po.AllowedUsers) != 1 || cfg.Default() != "project-orchestrator" {
+	if po.HealthTimeout != 90*time.Second || po.Rebuild != RebuildAuto || len(po.AllowedUsers) != 1 || cfg.Default() != "project-orchestrator" ||
+		!po.Alerts || len(po.AlertChats) != 1 || po.AlertChats[0] != -1001234567890 {
 		t.Errorf("example project read as %+v", po)
 	}
 	blog, _ := cfg.Get("blog")
-	if blog.PrimaryContainer != "blog" || blog.Rebuild != RebuildNever {
+	if blog.PrimaryContainer != "blog" || blog.Rebuild != RebuildNever || blog.Alerts {
 		t.Errorf("blog read as %+v", blog)
 	}
 }

@@ -52,6 +52,11 @@ type Project struct {
 	// BuildTimeout and ApplyTimeout bound a deploy's build and apply stages.
 	BuildTimeout time.Duration `json:"build_timeout"`
 	ApplyTimeout time.Duration `json:"apply_timeout"`
+
+	// AlertChats are chats that get the project's alerts besides SCAR_ALERT_CHATS.
+	AlertChats []int64 `json:"alert_chats,omitempty"`
+	// Alerts is false when the project's alerts are turned off (default true).
+	Alerts bool `json:"alerts"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose

@@ -20,6 +20,7 @@ var knownKeys = []string{
 	"delete_removed", "health_timeout", "health_url", "docker_host", "allowed_users",
 	"deploy_env_files", "deploy_setuid",
 	"build_timeout", "apply_timeout",
+	"alert_chats", "alerts",
 }
 
 // Project names appear in URLs, directory names and Telegram commands.
@@ -58,7 +59,7 @@ func parseProject(name string, raw json.RawMessage) (*Project, []*problem) {
 		return nil, c.problems
 	}
 
-	p := &Project{Name: name}
+	p := &Project{Name: name, Alerts: true}
 	var healthTimeout string
 	seen := make(map[string]bool, len(members))
 	for _, m := range members {
@@ -119,6 +120,10 @@ func decodeKey(c *checker, p *Project, healthTimeout *string, m member) {
 		p.AllowedUsers, err = asUserIDs(m.value)
 	case "build_timeout", "apply_timeout":
 		err = c.keepStageTimeout(m.key, m.value)
+	case "alert_chats":
+		p.AlertChats, err = asChatIDs(m.value)
+	case "alerts":
+		p.Alerts, err = asBool(m.value)
 	default:
 		msg := fmt.Sprintf("unknown key %q", m.key)
 		if near := closestKey(m.key); near != "" {
@@ -323,6 +328,24 @@ func asUserIDs(raw json.RawMessage) ([]int64, error) {
 		id, err := strconv.ParseInt(string(item), 10, 64)
 		if kindOf(item) != "a number" || err != nil {
 			return nil, fmt.Errorf("item %d must be an integer user id, got %s", i+1, item)
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+// asChatIDs decodes a list of Telegram chat ids: positive for a private chat,
+// negative for a group; 0 is none.
+func asChatIDs(raw json.RawMessage) ([]int64, error) {
+	var items []json.RawMessage
+	if kindOf(raw) != "a list" || json.Unmarshal(raw, &items) != nil {
+		return nil, fmt.Errorf("must be a list of Telegram chat ids, got %s", kindOf(raw))
+	}
+	out := make([]int64, len(items))
+	for i, item := range items {
+		id, err := strconv.ParseInt(string(item), 10, 64)
+		if kindOf(item) != "a number" || err != nil || id == 0 {
+			return nil, fmt.Errorf("item %d must be a Telegram chat id (a user id, or a negative group id like -1001234567890), got %s", i+1, item)
 		}
 		out[i] = id
 	}

@@ -126,6 +126,11 @@ var migrations = []string{
 		until INTEGER NOT NULL,
 		who TEXT NOT NULL DEFAULT ''
 	);`,
+	// 5: the Telegram notifier's progress (see alert_messages.go): the version of an
+	// incident up to which every alert chat it goes to has been handled (sent, muted,
+	// refused or summarised). An incident whose version is ahead has work left.
+	`ALTER TABLE incidents ADD COLUMN alerted_version INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX incidents_unalerted ON incidents(id) WHERE version > alerted_version;`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/mymmrac/telego"
+
+	"github.com/scar-dev/scar/store"
 )
 
 // checkTelegram is the Telegram part of `scar check`: getMe, what Telegram has of the
@@ -23,6 +26,7 @@ func checkTelegram(ctx context.Context, cfg *config, out io.Writer) (failed int)
 		return 0
 	}
 	checkTelegramAccess(cfg, line)
+	checkAlertChats(ctx, cfg, line)
 
 	bot, err := telego.NewBot(cfg.TelegramToken, telego.WithAPIServer(cfg.TelegramAPIURL), telego.WithDiscardLogger())
 	if err != nil {
@@ -77,6 +81,31 @@ func checkTelegramAccess(cfg *config, line func(kind, name, format string, args 
 		groups = fmt.Sprintf("%d group chat(s) [%s] and private chats", n, userIDs(cfg.TelegramAllowedChats))
 	}
 	line("ok", "telegram access", "%d full and %d read-only user(s); answers in %s", full, ro, groups)
+}
+
+// checkAlertChats says where alerts go and names the alert chats Telegram refused
+// (the bot was removed from a group, the chat does not exist): the notifier stopped
+// trying them, as its state store records.
+func checkAlertChats(ctx context.Context, cfg *config, line func(kind, name, format string, args ...any)) {
+	if len(cfg.AlertChats) == 0 {
+		line("ok", "telegram alerts", "SCAR_ALERT_CHATS is empty: alerts go only to the projects' alert_chats")
+	} else {
+		line("ok", "telegram alerts", "alerts go to chat(s) [%s] and the projects' alert_chats", userIDs(cfg.AlertChats))
+	}
+	refused, err := store.RefusedAlertChatsIn(ctx, cfg.StateDir)
+	if err != nil {
+		line("warn", "telegram alerts", "could not read the refused alert chats: %v", err)
+		return
+	}
+	ids := make([]int64, 0, len(refused))
+	for id := range refused {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		line("warn", "telegram alerts", "Telegram refused alerts in chat %d at %s (bot removed or chat not found): add the bot back, "+
+			"or remove the chat from SCAR_ALERT_CHATS / alert_chats; scar tries it again a day after the refusal", id, refused[id].UTC().Format(time.RFC3339))
+	}
 }
 
 // redact removes the bot token from s: telego's errors carry request URLs, and the

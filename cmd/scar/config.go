@@ -33,6 +33,9 @@ type config struct {
 	TelegramReadonlyUsers []int64       `env:"SCAR_TELEGRAM_READONLY_USERS"`
 	TelegramAllowedChats  []int64       `env:"SCAR_TELEGRAM_ALLOWED_CHATS"`
 	ConfirmTTL            time.Duration `env:"SCAR_CONFIRM_TTL" envDefault:"2m"`
+	// AlertChats get every alert; projects add theirs with alert_chats.
+	AlertChats  []int64       `env:"SCAR_ALERT_CHATS"`
+	AlertMaxAge time.Duration `env:"SCAR_ALERT_MAX_AGE" envDefault:"1h"`
 
 	TrustedProxies []string `env:"SCAR_TRUSTED_PROXIES"`
 	ComposeCommand string   `env:"SCAR_COMPOSE_COMMAND"`
@@ -93,6 +96,10 @@ func loadConfig(environ []string) (*config, error) {
 		check("SCAR_TELEGRAM_ALLOWED_CHATS", id >= 0,
 			fmt.Sprintf("%d is not a group chat id (those are negative, like -1001234567890); private chats of allowed users need no entry", id))
 	}
+	for _, id := range cfg.AlertChats {
+		check("SCAR_ALERT_CHATS", id == 0, "0 is not a chat id: use a user id for a private chat, or a negative group id like -1001234567890")
+	}
+	check("SCAR_ALERT_MAX_AGE", cfg.AlertMaxAge <= 0, fmt.Sprintf("%s must be positive", cfg.AlertMaxAge))
 	if d, err := parseRetention(cfg.Retention); err != nil {
 		problems = append(problems, err.Error())
 	} else {

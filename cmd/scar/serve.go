@@ -73,6 +73,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost), dockerops.ComposeEnviron(cfg.environ))),
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
+		dockerops.WithMutes(db),
 	)
 	warnMisconfigured(ctx, projectStore.All(), logger)
 	// A deploy that a crash cut short is undone before anything else runs.
@@ -134,6 +135,10 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	go reloadOnHangup(ctx, projectStore, logger)
 	if bot != nil {
 		go startTelegram(ctx, bot, cfg.TelegramMode, logger)
+		// Alerts go out as incidents happen; the notifier's sweep of the store every
+		// few seconds is the safety net, not the path.
+		stopPokes := startAlertPokes(ctx, watcher.Subscribe, bot.PokeAlerts)
+		defer stopPokes()
 	}
 
 	select {

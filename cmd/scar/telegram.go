@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/handlers"
@@ -27,6 +28,8 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 		ReadOnlyUsers: cfg.TelegramReadonlyUsers,
 		AllowedChats:  cfg.TelegramAllowedChats,
 		ConfirmTTL:    cfg.ConfirmTTL,
+		AlertChats:    cfg.AlertChats,
+		AlertMaxAge:   cfg.AlertMaxAge,
 	}, handlers.Deps{
 		Ops:      ops,
 		Deploys:  ops,
@@ -35,7 +38,54 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 		Audit:    db,
 		Metrics:  m,
 		Logger:   logger.With(slog.String("component", "telegram")),
+		Alerts:   db,
 	})
+}
+
+// incidentFeed is where incidents are published as they change: the event watcher's
+// Subscribe.
+type incidentFeed func(project string) (<-chan dockerops.WatchEvent, func())
+
+// startAlertPokes runs pokeAlertsOnIncidents until the returned stop is called or
+// ctx ends; stop waits for it.
+func startAlertPokes(ctx context.Context, subscribe incidentFeed, poke func()) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pokeAlertsOnIncidents(ctx, subscribe, poke)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// pokeAlertsOnIncidents wakes the bot's alert notifier for every incident the feed
+// publishes, until ctx ends; it returns when it has stopped. The notifier also sweeps
+// the store every few seconds, so a subscription dropped for falling behind loses no
+// alert: it is taken again at once.
+func pokeAlertsOnIncidents(ctx context.Context, subscribe incidentFeed, poke func()) {
+	for ctx.Err() == nil {
+		events, cancel := subscribe("")
+		func() {
+			defer cancel()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-events:
+					if !ok {
+						return
+					}
+					if ev.Incident != nil {
+						poke()
+					}
+				}
+			}
+		}()
+	}
 }
 
 // startTelegram introduces the bot to the Bot API and, in polling mode, polls until
