@@ -52,6 +52,9 @@ type Project struct {
 	// BuildTimeout and ApplyTimeout bound a deploy's build and apply stages.
 	BuildTimeout time.Duration `json:"build_timeout"`
 	ApplyTimeout time.Duration `json:"apply_timeout"`
+	// BakeTime is how long a successful deploy's containers stay under watch, rolled
+	// back when one dies, is OOM-killed, turns unhealthy or restarts in a loop; 0 = off.
+	BakeTime time.Duration `json:"bake_time"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose

@@ -20,6 +20,7 @@ var knownKeys = []string{
 	"delete_removed", "health_timeout", "health_url", "docker_host", "allowed_users",
 	"deploy_env_files", "deploy_setuid",
 	"build_timeout", "apply_timeout",
+	"bake_time",
 }
 
 // Project names appear in URLs, directory names and Telegram commands.
@@ -74,6 +75,7 @@ func parseProject(name string, raw json.RawMessage) (*Project, []*problem) {
 	checkContainers(c, p)
 	checkOptions(c, p, healthTimeout, seen["health_timeout"])
 	checkStageTimeouts(c, p)
+	checkBakeTime(c, p)
 	return p, c.problems
 }
 
@@ -117,7 +119,7 @@ func decodeKey(c *checker, p *Project, healthTimeout *string, m member) {
 		p.DockerHost, err = asString(m.value)
 	case "allowed_users":
 		p.AllowedUsers, err = asUserIDs(m.value)
-	case "build_timeout", "apply_timeout":
+	case "build_timeout", "apply_timeout", "bake_time":
 		err = c.keepStageTimeout(m.key, m.value)
 	default:
 		msg := fmt.Sprintf("unknown key %q", m.key)

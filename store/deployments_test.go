@@ -52,3 +52,32 @@ func TestDeploymentLifecycle(t *testing.T) {
 		t.Fatalf("finishing a missing deployment: %v", err)
 	}
 }
+
+func TestSetBakeReadsBack(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t)
+	start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if err := db.CreateDeployment(ctx, DeploymentRecord{ID: "d1", Project: "po", Kind: "deploy", Who: "api:ci", StartedAt: start, Status: "running"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Deployment(ctx, "d1")
+	if err != nil || d.Bake != "" {
+		t.Fatalf("a new deployment's bake %q (%v), want none", d.Bake, err)
+	}
+	for _, bake := range []string{"baking until 2026-05-01T10:02:00Z", "passed"} {
+		if err := db.SetBake(ctx, "d1", bake); err != nil {
+			t.Fatal(err)
+		}
+		d, err := db.Deployment(ctx, "d1")
+		if err != nil || d.Bake != bake {
+			t.Fatalf("bake read back as %q (%v), want %q", d.Bake, err, bake)
+		}
+		list, err := db.Deployments(ctx, "po", "", "", 10)
+		if err != nil || len(list) != 1 || list[0].Bake != bake {
+			t.Fatalf("history %+v (%v), want bake %q", list, err, bake)
+		}
+	}
+	if err := db.SetBake(ctx, "nope", "passed"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("setting the bake of a missing deployment: %v, want ErrNotFound", err)
+	}
+}

@@ -126,6 +126,9 @@ var migrations = []string{
 		until INTEGER NOT NULL,
 		who TEXT NOT NULL DEFAULT ''
 	);`,
+	// 5: a deploy's bake (see deployments.go, SetBake): "baking until …", then
+	// "passed", the incident that rolled it back, or what ended it.
+	`ALTER TABLE deployments ADD COLUMN bake TEXT NOT NULL DEFAULT '';`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.
