@@ -63,6 +63,8 @@ type Service struct {
 	recovery *background
 	// stageHook, set by tests only, runs after each deploy stage succeeds.
 	stageHook func(stage string)
+	// watcher follows the host's container events (see WithWatcher); nil when none.
+	watcher *Watcher
 }
 
 // Option configures a Service.
