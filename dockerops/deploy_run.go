@@ -91,7 +91,7 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		done("", true)
 		return nil, err
 	}
-	unlock, err := s.locks.TryLock(p.Name, op, who)
+	unlock, err := s.lockQuiet(p.Name, op, who)
 	if err != nil {
 		done(p.Name, true)
 		return nil, err

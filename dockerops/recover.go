@@ -39,7 +39,9 @@ func (s *Service) Recover(ctx context.Context) error {
 			s.closeRun(ctx, rec.DeployID, DeployFailedRolledBack, "scar stopped during the "+rec.Kind+"; production files restored at the next start")
 			continue
 		}
+		end := s.watcher.Quiet(rec.Project)
 		err := s.recoverContainers(ctx, rec)
+		end()
 		if err != nil && s.dockerAway(ctx, err) {
 			waiting[rec.DeployID] = true
 			retry = append(retry, rec)
@@ -124,7 +126,7 @@ func (s *Service) recoverLater(recs []deployments.Record) {
 		byProject[rec.Project] = append(byProject[rec.Project], rec)
 	}
 	for _, project := range order {
-		unlock, err := s.locks.TryLock(project, OpRecover, Actor{Name: "scar"})
+		unlock, err := s.lockQuiet(project, OpRecover, Actor{Name: "scar"})
 		if err != nil {
 			// Nothing runs before Recover; a lock held now is a caller's mistake.
 			s.logger.Error("locking a project to recover it", "project", project, "error", err)

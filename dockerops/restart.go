@@ -35,7 +35,7 @@ func (s *Service) Restart(ctx context.Context, project string, req RestartReques
 }
 
 func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartRequest, who Actor, progress Progress) (*RestartResult, error) {
-	unlock, err := s.locks.TryLock(p.Name, OpRestart, who)
+	unlock, err := s.lockQuiet(p.Name, OpRestart, who)
 	if err != nil {
 		return nil, err
 	}

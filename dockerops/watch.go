@@ -2,7 +2,10 @@ package dockerops
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -86,6 +89,10 @@ type WatcherConfig struct {
 // Watcher follows one Docker host's container events, turns the ones that matter
 // into incidents in the store and publishes container events and incident changes
 // to its subscribers.
+//
+// One goroutine, Run's, does all the work: it reads the stream, writes the store,
+// publishes and runs the recovery checks, so the state below needs no lock except
+// the quiet windows, which the Service's operations set from their own goroutines.
 type Watcher struct {
 	cfg    WatcherConfig
 	logger *slog.Logger
@@ -93,6 +100,13 @@ type Watcher struct {
 
 	quietMu sync.Mutex
 	quiet   map[string][]*quietWindow
+
+	// Owned by Run's goroutine.
+	cursor      cursor
+	containers  map[string]*tracked
+	unreachable *store.Incident // the open docker_unreachable incident
+	stream      streamHealth
+	warned      map[string]bool // what was logged once
 }
 
 // NewWatcher returns a Watcher; Run starts it.
@@ -125,16 +139,188 @@ func NewWatcher(cfg WatcherConfig) *Watcher {
 		cfg.ReconnectBackoffMax = DefaultReconnectBackoffMax
 	}
 	return &Watcher{
-		cfg:    cfg,
-		logger: cfg.Logger.With("host", cfg.Host),
-		quiet:  map[string][]*quietWindow{},
+		cfg:        cfg,
+		logger:     cfg.Logger.With("host", cfg.Host),
+		quiet:      map[string][]*quietWindow{},
+		containers: map[string]*tracked{},
+		warned:     map[string]bool{},
 	}
 }
 
+// streamConfirm is how long a new connection must last (when no event arrives
+// sooner) before the stream counts as back: a stream that breaks every second is
+// one outage, logged once, not a flap of "lost" and "back".
+const streamConfirm = 3 * time.Second
+
+// streamHealth is whether the event stream works, for the log, the gauge and the
+// docker_unreachable incident.
+type streamHealth struct {
+	down      bool
+	downSince time.Time // monotonic
+	logged    bool      // the outage was logged
+	started   bool      // the stream worked once since Run began
+}
+
 // Run follows the event stream until ctx is done, reconnecting when it breaks, and
-// returns once every goroutine it started has ended.
+// returns once every goroutine it started has ended. It takes up where the watcher
+// of this host stopped last time (the cursor and the open incidents in the store).
 func (w *Watcher) Run(ctx context.Context) {
-	<-ctx.Done()
+	up := w.cfg.Metrics.EventStreamUp.WithLabelValues(w.cfg.Host)
+	up.Set(0)
+	w.stream = streamHealth{down: true, downSince: time.Now()}
+	if err := w.resume(ctx); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		// Without the store's cursor the watcher starts from now rather than not at
+		// all; the error is what the log says.
+		w.logger.Error("event watcher: resume", "err", err)
+	}
+	backoff := w.cfg.ReconnectBackoff
+	for {
+		began := time.Now()
+		handled, err := w.follow(ctx, up)
+		up.Set(0)
+		if ctx.Err() != nil {
+			return
+		}
+		if handled > 0 || time.Since(began) > w.cfg.ReconnectBackoffMax {
+			backoff = w.cfg.ReconnectBackoff
+		}
+		w.lost(err)
+		if !w.waitReconnect(ctx, jitter(backoff)) {
+			return
+		}
+		backoff = min(2*backoff, w.cfg.ReconnectBackoffMax)
+	}
+}
+
+// jitter spreads d over [d/2, d] so that watchers do not reconnect in step.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// waitReconnect waits d before the next connection, opening the docker_unreachable
+// incident when the outage passes UnreachableAfter meanwhile. It reports false when
+// ctx ended.
+func (w *Watcher) waitReconnect(ctx context.Context, d time.Duration) bool {
+	wait := time.NewTimer(d)
+	defer wait.Stop()
+	var unreachable <-chan time.Time
+	if w.unreachable == nil {
+		t := time.NewTimer(max(0, w.cfg.UnreachableAfter-time.Since(w.stream.downSince)))
+		defer t.Stop()
+		unreachable = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wait.C:
+			return true
+		case <-unreachable:
+			unreachable = nil
+			w.openUnreachable(ctx)
+		}
+	}
+}
+
+// follow reads one connection of the event stream until it breaks or ctx ends and
+// returns how many events it handled and why it ended.
+func (w *Watcher) follow(ctx context.Context, up prometheus.Gauge) (handled int, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	res := w.cfg.Engine.Events(sctx, client.EventsListOptions{
+		Since:   fmt.Sprintf("%d.%09d", w.cursor.at.Unix(), w.cursor.at.Nanosecond()),
+		Filters: watchedEvents,
+	})
+	// The client's reader goroutine ends once its context is cancelled and has said
+	// why on Err, which it then closes: wait for that, so that nothing is left.
+	defer func() {
+		cancel()
+		for range res.Err {
+		}
+	}()
+	select {
+	case err := <-res.Err:
+		return 0, fmt.Errorf("watch events of host %q: %w", w.cfg.Host, streamEnd(err))
+	default:
+	}
+	up.Set(1)
+	confirm := time.NewTimer(streamConfirm)
+	defer confirm.Stop()
+	for {
+		check := w.nextCheck()
+		select {
+		case <-ctx.Done():
+			return handled, ctx.Err()
+		case err := <-res.Err:
+			return handled, fmt.Errorf("watch events of host %q: %w", w.cfg.Host, streamEnd(err))
+		case <-confirm.C:
+			w.back(ctx)
+		case <-check:
+			w.runChecks(ctx)
+		case m := <-res.Messages:
+			if err := w.handle(ctx, m); err != nil {
+				return handled, err
+			}
+			handled++
+			w.back(ctx)
+		}
+	}
+}
+
+// streamEnd names the end of a stream that ended without an error.
+func streamEnd(err error) error {
+	if err == nil {
+		return io.EOF
+	}
+	return err
+}
+
+// watchedEvents selects the container events the watcher acts on, so that the
+// engine does not send the exec events of every health check. "health_status"
+// matches every health_status event (the engine compares it as a prefix).
+var watchedEvents = client.Filters{}.Add("type", "container").
+	Add("event", "start", "restart", "die", "oom", "kill", "stop", "destroy", "health_status")
+
+// lost records that the stream broke: the gauge is already 0; the log says it once
+// per outage.
+func (w *Watcher) lost(err error) {
+	if !w.stream.down {
+		w.stream.down, w.stream.downSince = true, time.Now()
+	}
+	if !w.stream.logged {
+		w.stream.logged = true
+		w.logger.Warn("event stream of the Docker host lost; reconnecting", "err", err)
+	}
+}
+
+// back records that the stream works again: logged once, the docker_unreachable
+// incident resolved.
+func (w *Watcher) back(ctx context.Context) {
+	if !w.stream.down {
+		return
+	}
+	if w.stream.started || w.stream.logged {
+		w.logger.Info("event stream of the Docker host back", "after", time.Since(w.stream.downSince).Round(time.Millisecond))
+	} else {
+		w.logger.Info("watching the Docker host's container events", "since", w.cursor.at)
+	}
+	w.stream = streamHealth{started: true}
+	w.resolveUnreachable(ctx)
+}
+
+// warnOnce logs a fault of a kind (a malformed event, a store that fails) the first
+// time only: a stream of garbage must not flood the log.
+func (w *Watcher) warnOnce(kind, msg string, args ...any) {
+	if w.warned[kind] {
+		return
+	}
+	w.warned[kind] = true
+	w.logger.Warn(msg, args...)
 }
 
 // Subscribe returns the events of project ("" for every project) and the function

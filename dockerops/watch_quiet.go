@@ -18,6 +18,7 @@ func (w *Watcher) Quiet(project string) (end func()) {
 	}
 	q := &quietWindow{start: w.cfg.Now()}
 	w.quietMu.Lock()
+	w.pruneQuiet(project, q.start)
 	w.quiet[project] = append(w.quiet[project], q)
 	w.quietMu.Unlock()
 	return func() {
@@ -27,4 +28,49 @@ func (w *Watcher) Quiet(project string) (end func()) {
 			q.end = w.cfg.Now()
 		}
 	}
+}
+
+// quietKeep is how long an ended quiet window is kept: events of its time can
+// still arrive after it ended, replayed after a reconnection.
+const quietKeep = time.Hour
+
+// quieted reports whether an event at Engine time at on project happened during
+// scar's own operation on it.
+func (w *Watcher) quieted(project string, at time.Time) bool {
+	w.quietMu.Lock()
+	defer w.quietMu.Unlock()
+	for _, q := range w.quiet[project] {
+		if !at.Before(q.start) && (q.end.IsZero() || !at.After(q.end)) {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneQuiet forgets the windows of project that ended more than quietKeep ago.
+// The caller holds quietMu.
+func (w *Watcher) pruneQuiet(project string, now time.Time) {
+	kept := w.quiet[project][:0]
+	for _, q := range w.quiet[project] {
+		if q.end.IsZero() || now.Sub(q.end) < quietKeep {
+			kept = append(kept, q)
+		}
+	}
+	w.quiet[project] = kept
+}
+
+// lockQuiet takes the project's lock for one of scar's own operations (a restart, a
+// deploy, a rollback, a recovery) and marks the operation's time quiet on the
+// watcher, when there is one, until the returned unlock: what the operation does to
+// the containers (stops, kills, dies, recreations) is scar's own, not an incident.
+func (s *Service) lockQuiet(project, op string, who Actor) (unlock func(), err error) {
+	unlockProject, err := s.locks.TryLock(project, op, who)
+	if err != nil {
+		return nil, err
+	}
+	end := s.watcher.Quiet(project)
+	return func() {
+		end()
+		unlockProject()
+	}, nil
 }

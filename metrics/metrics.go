@@ -34,6 +34,12 @@ type Metrics struct {
 	HTTPRequests *prometheus.CounterVec
 	// BuildInfo is always 1 and carries the version labels.
 	BuildInfo *prometheus.GaugeVec
+	// ContainerEvents counts the container events the event watcher received, by
+	// project ("" for a container of no configured project) and action.
+	ContainerEvents *prometheus.CounterVec
+	// EventStreamUp is 1 while the event watcher of a Docker host follows its event
+	// stream, 0 while it is down or reconnecting.
+	EventStreamUp *prometheus.GaugeVec
 
 	// projectNames lists the projects whose series are made at 0 (TrackProjects).
 	projectNames projectNamesFunc
@@ -82,6 +88,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "scar_build_info",
 			Help: "Always 1; labels carry scar's version and the Go version.",
 		}, []string{"version", "goversion"}),
+		ContainerEvents: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scar_container_events_total",
+			Help: "Container events the event watcher received, by project (\"\" for containers of no project) and event.",
+		}, []string{"project", "event"}),
+		EventStreamUp: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scar_event_stream_up",
+			Help: "1 while the event watcher follows the Docker host's event stream, 0 while it is down.",
+		}, []string{"host"}),
 	}
 	reg.MustRegister(projectSeries{m})
 	goVersion := "unknown"
