@@ -192,7 +192,7 @@ func bakeIncident(ev WatchEvent, ids map[string]bool) *store.Incident {
 func (s *Service) failBake(r *run, b *bake, in *store.Incident) {
 	p := r.p
 	cause := incidentCause(in)
-	unlock, err := s.locks.TryLock(p.Name, OpRollback, Actor{Name: "scar (bake of " + r.rec.ID + ")"})
+	unlock, err := s.lockQuiet(p.Name, OpRollback, Actor{Name: "scar (bake of " + r.rec.ID + ")"})
 	if err != nil {
 		// Another operation started on the project: it ends the bake.
 		op := "another operation"
@@ -210,7 +210,6 @@ func (s *Service) failBake(r *run, b *bake, in *store.Incident) {
 	default:
 	}
 	s.forgetBake(p.Name, b)
-	defer s.watcher.Quiet(p.Name)()
 	defer s.filesChanged(p)
 	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
 	defer cancel()
