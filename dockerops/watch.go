@@ -147,9 +147,10 @@ func NewWatcher(cfg WatcherConfig) *Watcher {
 	}
 }
 
-// streamConfirm is how long a new connection must last (when no event arrives
-// sooner) before the stream counts as back: a stream that breaks every second is
-// one outage, logged once, not a flap of "lost" and "back".
+// streamConfirm is how long a new connection must last before the stream counts as
+// back (and the reconnection backoff starts again from its first wait): a stream
+// that breaks every second, with or without events, is one outage, logged once, not
+// a flap of "lost" and "back".
 const streamConfirm = 3 * time.Second
 
 // streamHealth is whether the event stream works, for the log, the gauge and the
@@ -179,12 +180,12 @@ func (w *Watcher) Run(ctx context.Context) {
 	backoff := w.cfg.ReconnectBackoff
 	for {
 		began := time.Now()
-		handled, err := w.follow(ctx, up)
+		err := w.follow(ctx, up)
 		up.Set(0)
 		if ctx.Err() != nil {
 			return
 		}
-		if handled > 0 || time.Since(began) > w.cfg.ReconnectBackoffMax {
+		if time.Since(began) >= streamConfirm {
 			backoff = w.cfg.ReconnectBackoff
 		}
 		w.lost(err)
@@ -229,8 +230,8 @@ func (w *Watcher) waitReconnect(ctx context.Context, d time.Duration) bool {
 }
 
 // follow reads one connection of the event stream until it breaks or ctx ends and
-// returns how many events it handled and why it ended.
-func (w *Watcher) follow(ctx context.Context, up prometheus.Gauge) (handled int, err error) {
+// returns why it ended.
+func (w *Watcher) follow(ctx context.Context, up prometheus.Gauge) error {
 	sctx, cancel := context.WithCancel(ctx)
 	res := w.cfg.Engine.Events(sctx, client.EventsListOptions{
 		Since:   fmt.Sprintf("%d.%09d", w.cursor.at.Unix(), w.cursor.at.Nanosecond()),
@@ -245,7 +246,7 @@ func (w *Watcher) follow(ctx context.Context, up prometheus.Gauge) (handled int,
 	}()
 	select {
 	case err := <-res.Err:
-		return 0, fmt.Errorf("watch events of host %q: %w", w.cfg.Host, streamEnd(err))
+		return fmt.Errorf("watch events of host %q: %w", w.cfg.Host, streamEnd(err))
 	default:
 	}
 	up.Set(1)
@@ -255,19 +256,17 @@ func (w *Watcher) follow(ctx context.Context, up prometheus.Gauge) (handled int,
 		check := w.nextCheck()
 		select {
 		case <-ctx.Done():
-			return handled, ctx.Err()
+			return ctx.Err()
 		case err := <-res.Err:
-			return handled, fmt.Errorf("watch events of host %q: %w", w.cfg.Host, streamEnd(err))
+			return fmt.Errorf("watch events of host %q: %w", w.cfg.Host, streamEnd(err))
 		case <-confirm.C:
 			w.back(ctx)
 		case <-check:
 			w.runChecks(ctx)
 		case m := <-res.Messages:
 			if err := w.handle(ctx, m); err != nil {
-				return handled, err
+				return err
 			}
-			handled++
-			w.back(ctx)
 		}
 	}
 }
@@ -311,6 +310,13 @@ func (w *Watcher) back(ctx context.Context) {
 	}
 	w.stream = streamHealth{started: true}
 	w.resolveUnreachable(ctx)
+	// What the engine no longer had for since (it keeps its last 256 events) is
+	// made up for by looking at the containers of the open incidents as they are.
+	for _, c := range w.containers {
+		if c.exit != nil || c.health != nil {
+			c.check = time.Now()
+		}
+	}
 }
 
 // warnOnce logs a fault of a kind (a malformed event, a store that fails) the first

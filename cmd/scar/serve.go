@@ -64,7 +64,12 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	m := metrics.New(reg, currentVersion())
 	m.TrackProjects(projectStore.Names) // every project's series at 0, also after a reload
 
+	// Built before the Service so that its restarts, deploys and rollbacks (and the
+	// recovery just below) are marked as scar's own from the start; it runs from
+	// when scar serves until the end of the shutdown.
+	watcher := newWatcher(cfg.DockerHost, docker, projectStore, db, m, logger)
 	ops := dockerops.New(docker, projectStore, m, logger,
+		dockerops.WithWatcher(watcher),
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost), dockerops.ComposeEnviron(cfg.environ))),
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
@@ -120,6 +125,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		slog.String("projects_file", cfg.ProjectsFile), slog.Any("projects", projectStore.Names()),
 		slog.Bool("telegram", bot != nil), slog.String("telegram_mode", cfg.TelegramMode))
 
+	stopWatcher := runWatcher(ctx, watcher)
+	defer stopWatcher()
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	go projectStore.Watch(ctx, 2*time.Second)
@@ -145,6 +153,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		logger.Warn("http shutdown", slog.Any("error", err))
 	}
 	ops.Shutdown(graceCtx)
+	stopWatcher()
 	logger.Info("stopped")
 	return nil
 }

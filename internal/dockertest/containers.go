@@ -65,6 +65,8 @@ type ContainerSpec struct {
 	RestartPolicy string
 	// MemoryMiB limits the container's memory (and memory plus swap) to this many MiB; 0 is no limit.
 	MemoryMiB int64
+	// Binds are bind mounts, "host-path:container-path[:ro]".
+	Binds []string
 }
 
 // RunContainer creates and starts a container and force-removes it when the test ends.
@@ -81,7 +83,7 @@ func RunContainer(tb testing.TB, cli *client.Client, spec ContainerSpec) string 
 		Healthcheck: spec.Healthcheck,
 	}
 	policy, retries, _ := strings.Cut(spec.RestartPolicy, ":")
-	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)}}
+	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)}, Binds: spec.Binds}
 	if retries != "" {
 		n, err := strconv.Atoi(retries)
 		if err != nil {
