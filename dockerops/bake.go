@@ -137,6 +137,19 @@ func (s *Service) stopBakes() {
 	s.bakes.wg.Wait()
 }
 
+// endStaleBakes ends, at start, the bakes a stop of scar cut short without ending
+// them (a crash, SIGKILL): a bake is not taken up again after a restart.
+func (s *Service) endStaleBakes(ctx context.Context) error {
+	n, err := s.history.EndBakes(ctx, BakeEndedByScar)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.logger.Info("bakes cut short by a stop of scar recorded as ended", "count", n)
+	}
+	return nil
+}
+
 // runBake waits until the bake's time is up, an operation ends it, scar stops, or an
 // incident of one of the deployed containers fails it.
 func (s *Service) runBake(ctx context.Context, r *run, b *bake) {

@@ -208,4 +208,15 @@ func TestBakeEndedByARestartAndByScarStopping(t *testing.T) {
 	if got := e.get(); got != "content v3\n" {
 		t.Errorf("web serves %q, want the deployed version", got)
 	}
+
+	// A scar killed (SIGKILL) during a bake leaves it "baking"; the next start ends it.
+	if err := e.db.SetBake(ctx, d.ID, "baking until "+time.Now().Add(time.Minute).UTC().Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.record(d.ID); rec.Bake != BakeEndedByScar {
+		t.Errorf("after a start: bake %q, want %q", rec.Bake, BakeEndedByScar)
+	}
 }

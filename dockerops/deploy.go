@@ -39,6 +39,7 @@ type History interface {
 	Deployments(ctx context.Context, project, kind, status string, limit int) ([]store.DeploymentRecord, error)
 	Running(ctx context.Context) ([]store.DeploymentRecord, error)
 	SetBake(ctx context.Context, id, bake string) error
+	EndBakes(ctx context.Context, bake string) (int, error)
 }
 
 var _ History = (*store.DB)(nil)

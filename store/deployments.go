@@ -89,6 +89,17 @@ func (db *DB) SetBake(ctx context.Context, id, bake string) error {
 	return nil
 }
 
+// EndBakes records bake as the end of every bake still "baking until …": at start,
+// the bakes a stop of scar (a crash, SIGKILL) cut short. It returns how many.
+func (db *DB) EndBakes(ctx context.Context, bake string) (int, error) {
+	res, err := db.db.ExecContext(ctx, `UPDATE deployments SET bake = ? WHERE bake LIKE 'baking until %'`, bake)
+	if err != nil {
+		return 0, fmt.Errorf("store: end the bakes cut short: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 const deploymentColumns = `id, project, kind, who, started_at, COALESCE(finished_at, 0), status, plan, failed_step, error, undoes, log_tail, bake`
 
 // Deployment returns one deployment with its events.

@@ -80,4 +80,21 @@ func TestSetBakeReadsBack(t *testing.T) {
 	if err := db.SetBake(ctx, "nope", "passed"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("setting the bake of a missing deployment: %v, want ErrNotFound", err)
 	}
+
+	// At start, the bakes a crash cut short are ended; the others keep theirs.
+	if err := db.CreateDeployment(ctx, DeploymentRecord{ID: "d2", Project: "po", Kind: "deploy", Who: "api:ci", StartedAt: start.Add(time.Minute), Status: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetBake(ctx, "d2", "baking until 2026-05-01T10:03:00Z"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.EndBakes(ctx, "ended by restart of scar")
+	if err != nil || n != 1 {
+		t.Fatalf("EndBakes: %d, %v; want the one baking", n, err)
+	}
+	for id, want := range map[string]string{"d1": "passed", "d2": "ended by restart of scar"} {
+		if d, err := db.Deployment(ctx, id); err != nil || d.Bake != want {
+			t.Errorf("%s: bake %q (%v), want %q", id, d.Bake, err, want)
+		}
+	}
 }
