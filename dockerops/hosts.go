@@ -27,3 +27,24 @@ func (h sameHost) Resolve(name string) (*projects.Project, error) {
 	return nil, badInput("project %s: its docker_host %s is not the Docker host this scar serves (%s); run one scar per Docker host, or remove docker_host",
 		p.Name, p.DockerHost, h.host)
 }
+
+// ProjectsOfHost lists only the projects of the Docker host named host (those with
+// no docker_host, or this one): the event watcher of a host must not take another
+// host's containers for a project's because they carry the same Compose labels.
+func ProjectsOfHost(l ProjectLister, host string) ProjectLister { return hostProjects{l, host} }
+
+type hostProjects struct {
+	ProjectLister
+	host string
+}
+
+func (h hostProjects) All() []*projects.Project {
+	all := h.ProjectLister.All()
+	out := all[:0:0]
+	for _, p := range all {
+		if p.DockerHost == "" || p.DockerHost == h.host {
+			out = append(out, p)
+		}
+	}
+	return out
+}

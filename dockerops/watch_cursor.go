@@ -50,16 +50,16 @@ func (c *cursor) advance(at time.Time, key string) bool {
 }
 
 // resume loads the cursor and the open incidents of the host: a watcher that never
-// ran starts from now (and says so in the store at once, so that a crash before
+// ran starts from now (the wall clock, which the Engine's times are in) (and says so in the store at once, so that a crash before
 // the first event still resumes from there).
 func (w *Watcher) resume(ctx context.Context) error {
 	at, seen, err := w.cfg.Incidents.WatchCursor(ctx, w.cfg.Host)
 	if err != nil {
-		w.cursor = cursor{at: w.cfg.Now()}
+		w.cursor = cursor{at: time.Now()}
 		return err
 	}
 	if at.IsZero() {
-		w.cursor = cursor{at: w.cfg.Now()}
+		w.cursor = cursor{at: time.Now()}
 		if err := w.cfg.Incidents.SetWatchCursor(ctx, w.cfg.Host, w.cursor.at, nil); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package dockerops
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,9 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 		return nil
 	}
 	if err := w.process(ctx, m, at); err != nil {
-		return err
+		// The stream is dropped and taken up again from the cursor, which is still
+		// before this event: it comes again.
+		return fmt.Errorf("handle the %s event of container %s: %w", m.Action, m.Actor.ID, err)
 	}
 	if w.cursor.advance(at, key) {
 		if err := w.cfg.Incidents.SetWatchCursor(ctx, w.cfg.Host, w.cursor.at, w.cursor.seen); err != nil {

@@ -62,6 +62,7 @@ func (e *faultyEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // once, the watcher goes on (reconnects, and the one good die is one incident
 // without details, however often the stream repeats it).
 func TestWatchSurvivesGarbageStream(t *testing.T) {
+	noGoroutineLeft(t)
 	dir, err := os.MkdirTemp("", "scar-fe-")
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +164,25 @@ func TestWatchProjectOf(t *testing.T) {
 	}
 }
 
+// A watcher maps no event to a project of another Docker host (its docker_host),
+// even one whose Compose labels match.
+func TestWatchProjectsOfHost(t *testing.T) {
+	all := projectList{
+		{Name: "here", ComposeProject: "shop", AutoDetect: true},
+		{Name: "named", ComposeProject: "blog", AutoDetect: true, DockerHost: "unix:///var/run/docker.sock"},
+		{Name: "there", ComposeProject: "po", AutoDetect: true, DockerHost: "tcp://10.0.0.2:2375"},
+	}
+	w := NewWatcher(WatcherConfig{Projects: ProjectsOfHost(all, "unix:///var/run/docker.sock")})
+	labels := func(project string) map[string]string {
+		return map[string]string{labelProject: project, labelService: "web", labelOneoff: "False", "name": project + "-web-1"}
+	}
+	for cp, want := range map[string]string{"shop": "here", "blog": "named", "po": ""} {
+		if got := w.projectOf(labels(cp)); got != want {
+			t.Errorf("container of Compose project %s mapped to %q, want %q", cp, got, want)
+		}
+	}
+}
+
 // The cursor skips exactly the events handled at its own nanosecond (a resume
 // gets them again) and never moves back.
 func TestWatchCursor(t *testing.T) {
@@ -180,5 +200,42 @@ func TestWatchCursor(t *testing.T) {
 	c.advance(t0.Add(1), "d")
 	if c.handled(t0, "a") || !c.handled(t0.Add(1), "d") || len(c.seen) != 1 {
 		t.Errorf("after a later event the cursor is %+v, want only d at %v", c, t0.Add(1))
+	}
+}
+
+// flakyLog is the store with OpenIncident failing the first time it is called.
+type flakyLog struct {
+	*store.DB
+	failed atomic.Bool
+}
+
+func (l *flakyLog) OpenIncident(ctx context.Context, in store.Incident) (store.Incident, error) {
+	if l.failed.CompareAndSwap(false, true) {
+		return in, fmt.Errorf("store: open %s incident of %s: disk full (injected)", in.Kind, in.Project)
+	}
+	return l.DB.OpenIncident(ctx, in)
+}
+
+// A store that fails while an event is handled loses nothing: the cursor stays
+// before the event, the stream is taken up again from it, and the event makes its
+// incident once the store answers.
+func TestWatchStoreFailureLosesNothing(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	flaky := &flakyLog{DB: f.db}
+	f.cfg.Incidents = flaky
+	f.w = NewWatcher(f.cfg)
+	f.start(t)
+	id := f.run(t, "job", dockertest.ContainerSpec{Env: []string{"EXIT_CODE=3"}})
+
+	in := f.waitIncidents(t, 20*time.Second, 1, nil)[0]
+	if !flaky.failed.Load() || in.ContainerID != id || in.Kind != store.KindDied {
+		t.Fatalf("incident %+v (store failed once: %v), want the died incident of %s after the failure", in, flaky.failed.Load(), id)
+	}
+	f.waitHandled(t, f.rec.waitEvent(t, 10*time.Second, containerEvent(id, "die")))
+	if got := f.incidents(t); len(got) != 1 {
+		t.Errorf("%d incidents, want 1: %+v", len(got), got)
+	}
+	if n := f.logs.count("disk full (injected)"); n != 1 {
+		t.Errorf("the store failure was logged %d times, want once:\n%s", n, f.logs.String())
 	}
 }

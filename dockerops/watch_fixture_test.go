@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -75,7 +76,7 @@ func (b *logBuffer) logger() *slog.Logger {
 
 // newWatchFixture makes the fixture; tune adjusts the config before the watcher is
 // built. The watcher is not running yet (start).
-func newWatchFixture(t *testing.T, tune func(*WatcherConfig)) *watchFixture {
+func newWatchFixture(t testing.TB, tune func(*WatcherConfig)) *watchFixture {
 	t.Helper()
 	cli := dockertest.Client(t)
 	f := &watchFixture{cli: cli, image: dockertest.BuildAppImage(t), reg: prometheus.NewRegistry(), dbDir: t.TempDir()}
@@ -112,7 +113,7 @@ func newWatchFixture(t *testing.T, tune func(*WatcherConfig)) *watchFixture {
 
 // start runs the watcher until the test ends or stop is called (which stops it and
 // checks that Run returned) and waits until it follows the stream.
-func (f *watchFixture) start(t *testing.T) (stop func()) {
+func (f *watchFixture) start(t testing.TB) (stop func()) {
 	t.Helper()
 	f.rec = record(t, f.w)
 	stop = runWatcher(t, f.w)
@@ -123,7 +124,7 @@ func (f *watchFixture) start(t *testing.T) (stop func()) {
 
 // runWatcher runs w and returns the function that stops it and waits for Run to
 // return, failing the test when it does not within seconds.
-func runWatcher(t *testing.T, w *Watcher) (stop func()) {
+func runWatcher(t testing.TB, w *Watcher) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -144,7 +145,7 @@ func runWatcher(t *testing.T, w *Watcher) (stop func()) {
 	}
 }
 
-func (f *watchFixture) waitUp(t *testing.T) {
+func (f *watchFixture) waitUp(t testing.TB) {
 	t.Helper()
 	dockertest.WaitFor(t, 15*time.Second, func() bool { return f.streamUp() == 1 })
 }
@@ -167,7 +168,7 @@ func metricValue(c prometheus.Metric) float64 {
 
 // run starts a container of service in the test project (Compose labels, no health
 // check unless spec has one) and returns its id.
-func (f *watchFixture) run(t *testing.T, service string, spec dockertest.ContainerSpec) string {
+func (f *watchFixture) run(t testing.TB, service string, spec dockertest.ContainerSpec) string {
 	t.Helper()
 	if spec.Name == "" {
 		spec.Name = dockertest.V2Name(f.project, service, 1)
@@ -185,7 +186,7 @@ func (f *watchFixture) run(t *testing.T, service string, spec dockertest.Contain
 }
 
 // incidents returns the project's incidents in the store, oldest first.
-func (f *watchFixture) incidents(t *testing.T) []store.Incident {
+func (f *watchFixture) incidents(t testing.TB) []store.Incident {
 	t.Helper()
 	ins, err := f.db.Incidents(context.Background(), store.IncidentQuery{Project: f.project, Limit: 1000})
 	if err != nil {
@@ -196,7 +197,7 @@ func (f *watchFixture) incidents(t *testing.T) []store.Incident {
 }
 
 // waitIncidents waits until the project has n incidents for which ok holds.
-func (f *watchFixture) waitIncidents(t *testing.T, timeout time.Duration, n int, ok func(store.Incident) bool) []store.Incident {
+func (f *watchFixture) waitIncidents(t testing.TB, timeout time.Duration, n int, ok func(store.Incident) bool) []store.Incident {
 	t.Helper()
 	var got []store.Incident
 	deadline := time.Now().Add(timeout)
@@ -223,7 +224,7 @@ type feedRecorder struct {
 	events []WatchEvent
 }
 
-func record(t *testing.T, w *Watcher) *feedRecorder {
+func record(t testing.TB, w *Watcher) *feedRecorder {
 	t.Helper()
 	ch, cancel := w.Subscribe("")
 	r := &feedRecorder{}
@@ -259,7 +260,7 @@ func (r *feedRecorder) matching(ok func(WatchEvent) bool) []WatchEvent {
 }
 
 // waitEvent waits until an event for which ok holds was published.
-func (r *feedRecorder) waitEvent(t *testing.T, timeout time.Duration, ok func(WatchEvent) bool) WatchEvent {
+func (r *feedRecorder) waitEvent(t testing.TB, timeout time.Duration, ok func(WatchEvent) bool) WatchEvent {
 	t.Helper()
 	var got []WatchEvent
 	dockertest.WaitFor(t, timeout, func() bool {
@@ -281,10 +282,29 @@ func incidentEvent(id string) func(WatchEvent) bool {
 
 // waitHandled waits until the watcher has handled ev (published before its
 // incidents are written): its cursor, saved after, has reached the event's time.
-func (f *watchFixture) waitHandled(t *testing.T, ev WatchEvent) {
+func (f *watchFixture) waitHandled(t testing.TB, ev WatchEvent) {
 	t.Helper()
 	dockertest.WaitFor(t, 10*time.Second, func() bool {
 		at, _, err := f.db.WatchCursor(context.Background(), f.cfg.Host)
 		return err == nil && !at.Before(ev.At)
+	})
+}
+
+// noGoroutineLeft checks, when the test and all its cleanups registered after this
+// call have ended, that no goroutine it started is left (the watcher's, the event
+// stream's reader, the subscribers').
+func noGoroutineLeft(t testing.TB) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines left, %d before the test:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 }

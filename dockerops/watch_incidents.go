@@ -61,9 +61,7 @@ func (w *Watcher) incidentsOf(ctx context.Context, ev WatchEvent) error {
 	case events.ActionStart:
 		return w.started(ctx, c, ev.At)
 	case events.ActionKill, events.ActionStop:
-		if c.diedAt.IsZero() {
-			c.stoppedAt = ev.At
-		}
+		c.stopSent(ev.At)
 	case events.ActionOOM:
 		return w.oomKilled(ctx, c, ev.At)
 	case events.ActionDie:
@@ -139,7 +137,7 @@ func timesSince(ts []time.Time, from time.Time) []time.Time {
 // a step of a loop, counted when it starts again.
 func (w *Watcher) died(ctx context.Context, c *tracked, at time.Time, code int) error {
 	c.check = time.Time{}
-	deliberate := !c.stoppedAt.IsZero()
+	deliberate := c.deliberate()
 	c.diedAt, c.stoppedAt = at, time.Time{}
 	if code == 0 || deliberate || w.quieted(c.project, at) {
 		return nil
@@ -165,6 +163,10 @@ func (w *Watcher) oomKilled(ctx context.Context, c *tracked, at time.Time) error
 		return nil
 	}
 	if c.exit == nil {
+		// A process other than the container's main one may be the one killed: the
+		// container then runs on, and recovers once it has for the stable period
+		// (a die that follows cancels the check).
+		c.check = time.Now().Add(w.cfg.StablePeriod)
 		limit := w.describeExit(ctx, c.id, time.Time{}, 0).memoryLimit
 		return w.open(ctx, c, &c.exit, store.Incident{Kind: store.KindOOM, Summary: oomSummary(limit)}, at)
 	}
@@ -231,12 +233,11 @@ func (w *Watcher) update(ctx context.Context, c *tracked, slot **store.Incident,
 	return nil
 }
 
-// resolve ends the incident in *slot (recovered, or with a note why it ended) and
-// publishes it.
+// resolve ends the incident in *slot at at (recovered, or with a note why it
+// ended) and publishes it.
 func (w *Watcher) resolve(ctx context.Context, slot **store.Incident, at time.Time, note string) error {
 	in := **slot
-	now := w.cfg.Now()
-	in.State, in.ResolvedAt, in.UpdatedAt = store.IncidentResolved, now, now
+	in.State, in.ResolvedAt, in.UpdatedAt = store.IncidentResolved, at, w.cfg.Now()
 	if note != "" {
 		in.Detail = joinLines(in.Detail, note)
 	}

@@ -16,7 +16,8 @@ func (w *Watcher) Quiet(project string) (end func()) {
 	if w == nil {
 		return func() {}
 	}
-	q := &quietWindow{start: w.cfg.Now()}
+	// The wall clock, not cfg.Now: the window is compared with the Engine's times.
+	q := &quietWindow{start: time.Now()}
 	w.quietMu.Lock()
 	w.pruneQuiet(project, q.start)
 	w.quiet[project] = append(w.quiet[project], q)
@@ -25,7 +26,7 @@ func (w *Watcher) Quiet(project string) (end func()) {
 		w.quietMu.Lock()
 		defer w.quietMu.Unlock()
 		if q.end.IsZero() {
-			q.end = w.cfg.Now()
+			q.end = time.Now()
 		}
 	}
 }
@@ -74,3 +75,19 @@ func (s *Service) lockQuiet(project, op string, who Actor) (unlock func(), err e
 		unlockProject()
 	}, nil
 }
+
+// stopSent records a kill or stop sent to the container through the Engine (docker
+// stop, docker kill, compose down or restart: all send a kill event before the die).
+// A stop event after the die (docker stop sends one when done) changes nothing.
+func (c *tracked) stopSent(at time.Time) {
+	if c.diedAt.IsZero() {
+		c.stoppedAt = at
+	}
+}
+
+// deliberate reports whether the container's die follows a kill or stop sent since
+// it last started: someone stopped it, it did not exit on its own. A process that
+// exits or is OOM-killed on its own sends no kill first. (A kill with a signal the
+// process survives, followed much later by a crash of its own, is taken for
+// deliberate too: the Engine's events do not tell the two apart.)
+func (c *tracked) deliberate() bool { return !c.stoppedAt.IsZero() }

@@ -164,3 +164,41 @@ func startContainer(t *testing.T, cli *client.Client, id string) {
 		t.Fatalf("start %s: %v", id, err)
 	}
 }
+
+// A deploy whose new version exits at once (with no kill: a crash) fails its gate
+// and is rolled back; being scar's own operation, none of it is an incident. (Without
+// the Quiet of deploys the crash would be a died incident.)
+func TestWatchFailedDeployIsQuiet(t *testing.T) {
+	e := newDeployEnv(t, nil)
+	var logs logBuffer
+	m := e.svc.metrics
+	w := NewWatcher(WatcherConfig{
+		Engine: e.svc.docker.(WatchEngine), Projects: projectList{e.p}, Incidents: e.db, Metrics: m, Logger: logs.logger(),
+	})
+	e.svc.watcher = w
+	rec := record(t, w)
+	t.Cleanup(runWatcher(t, w))
+	dockertest.WaitFor(t, 15*time.Second, func() bool { return metricValue(m.EventStreamUp.WithLabelValues("")) == 1 })
+
+	e.edit("content/index.txt", "content v2\n")
+	e.editCompose("VERSION: v1", "VERSION: v2\n      EXIT_AT_START: \"1\"")
+	d := e.deploy()
+	if d.Status != DeployFailedRolledBack {
+		t.Fatalf("deploy %s (%s), want failed_rolled_back", d.Status, d.Error)
+	}
+	// The watcher saw the new version's crash: a die with code 3 and no kill before it.
+	crash := rec.waitEvent(t, 20*time.Second, func(ev WatchEvent) bool {
+		return ev.Action == "die" && ev.ExitCode != nil && *ev.ExitCode == 3
+	})
+	dockertest.WaitFor(t, 10*time.Second, func() bool {
+		at, _, err := e.db.WatchCursor(context.Background(), "")
+		return err == nil && !at.Before(crash.At)
+	})
+	ins, err := e.db.Incidents(context.Background(), store.IncidentQuery{Project: e.p.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 0 {
+		t.Errorf("incidents from scar's own deploy: %+v", ins)
+	}
+}

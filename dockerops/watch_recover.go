@@ -89,7 +89,7 @@ func (w *Watcher) checkRecovered(ctx context.Context, c *tracked) error {
 		delete(w.containers, c.id)
 		for _, in := range []**store.Incident{&c.exit, &c.health} {
 			if *in != nil {
-				if err := w.resolve(ctx, in, w.cfg.Now(), "container removed"); err != nil {
+				if err := w.resolve(ctx, in, time.Now(), "container removed"); err != nil {
 					return err
 				}
 			}
@@ -104,7 +104,7 @@ func (w *Watcher) checkRecovered(ctx context.Context, c *tracked) error {
 		return nil
 	}
 	if c.health != nil && st.Health != nil && st.Health.Status == container.Healthy {
-		if err := w.resolve(ctx, &c.health, w.cfg.Now(), ""); err != nil {
+		if err := w.resolve(ctx, &c.health, time.Now(), ""); err != nil {
 			return err
 		}
 	}
@@ -115,11 +115,12 @@ func (w *Watcher) checkRecovered(ctx context.Context, c *tracked) error {
 	if err != nil {
 		return nil
 	}
-	if ran := w.cfg.Now().Sub(started); ran < w.cfg.StablePeriod {
+	// The wall clock, as the Engine's StartedAt.
+	if ran := time.Since(started); ran < w.cfg.StablePeriod {
 		c.check = time.Now().Add(w.cfg.StablePeriod - ran)
 		return nil
 	}
-	return w.resolve(ctx, &c.exit, w.cfg.Now(), "")
+	return w.resolve(ctx, &c.exit, time.Now(), "")
 }
 
 // openUnreachable opens the host's docker_unreachable incident: the event stream

@@ -2,8 +2,11 @@ package dockerops
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/internal/engineproxy"
@@ -14,6 +17,7 @@ import (
 // behind it: the outage is one docker_unreachable incident, logged once, resolved
 // when the stream is back; each death is one incident after the stream resumes.
 func TestWatchEngineUnreachableThenResumes(t *testing.T) {
+	noGoroutineLeft(t)
 	proxy := engineproxy.New(t)
 	engine, err := NewClient(proxy.Host())
 	if err != nil {
@@ -125,4 +129,67 @@ func TestWatchRestartedWatcherNothingTwiceNothingLost(t *testing.T) {
 	if pubs := f.rec.matching(func(ev WatchEvent) bool { return ev.Incident != nil }); len(pubs) != 1 {
 		t.Errorf("the new watcher published %d incident changes, want 1 (y's): %+v", len(pubs), pubs)
 	}
+}
+
+// The open incidents a restarted scar finds in the store are checked against the
+// containers as they are now (their ending events may be older than what the engine
+// keeps): a container running for the stable period has recovered, a healthy one is
+// no longer unhealthy, a removed one ends its incident, an exited one stays open.
+func TestWatchTakesUpOpenIncidents(t *testing.T) {
+	f := newWatchFixture(t, func(c *WatcherConfig) { c.StablePeriod = 500 * time.Millisecond })
+	running := f.run(t, "web", dockertest.ContainerSpec{})
+	healthy := f.run(t, "api", dockertest.ContainerSpec{Healthcheck: &container.HealthConfig{
+		Test: []string{"CMD", "/app", "-healthcheck"}, Interval: 500 * time.Millisecond,
+	}})
+	exited := f.run(t, "job", dockertest.ContainerSpec{Env: []string{"EXIT_CODE=0"}})
+	dockertest.WaitHealth(t, f.cli, healthy, "healthy", 30*time.Second)
+	dockertest.WaitExited(t, f.cli, exited, 20*time.Second)
+	dockertest.WaitFor(t, 10*time.Second, func() bool { return time.Since(f.startedAt(t, running)) > time.Second })
+
+	ctx := context.Background()
+	long := time.Now().Add(-time.Hour)
+	open := func(id, kind string) store.Incident {
+		in, err := f.db.OpenIncident(ctx, store.Incident{Project: f.project, ContainerID: id, Container: id[:12], Kind: kind,
+			Summary: "before the restart", EventAt: long, OpenedAt: long})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	recovered, unhealthy, gone, stays := open(running, store.KindCrashLoop), open(healthy, store.KindUnhealthy),
+		open("0123456789abcdef0123", store.KindDied), open(exited, store.KindDied)
+	// The watcher already ran on this store once: it resumes rather than starts.
+	if err := f.db.SetWatchCursor(ctx, "", time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	f.start(t)
+
+	f.waitIncidents(t, 20*time.Second, 3, func(in store.Incident) bool { return !in.Open() })
+	byID := map[int64]store.Incident{}
+	for _, in := range f.incidents(t) {
+		byID[in.ID] = in
+	}
+	for _, in := range []store.Incident{recovered, unhealthy, gone} {
+		if got := byID[in.ID]; got.Open() || got.Version != 2 {
+			t.Errorf("%s incident of %s = %+v, want resolved", in.Kind, in.Container, got)
+		}
+	}
+	if got := byID[gone.ID]; !strings.Contains(got.Detail, "container removed") {
+		t.Errorf("the removed container's incident says %q, want that it was removed", got.Detail)
+	}
+	if got := byID[stays.ID]; !got.Open() || got.Version != 1 {
+		t.Errorf("the exited container's incident = %+v, want it still open", got)
+	}
+	if n := len(f.incidents(t)); n != 4 {
+		t.Errorf("%d incidents, want the 4 taken up and no new one", n)
+	}
+}
+
+func (f *watchFixture) startedAt(t *testing.T, id string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, dockertest.Inspect(t, f.cli, id).State.StartedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }

@@ -152,9 +152,15 @@ func TestWatchRecoveredAfterStablePeriod(t *testing.T) {
 		return containerEvent(id, "start")(ev) && ev.At.After(in.EventAt)
 	})
 	resolved := f.waitIncidents(t, 20*time.Second, 1, func(in store.Incident) bool { return !in.Open() })[0]
-	if resolved.ID != in.ID || resolved.ResolvedAt.Sub(start.At) < f.cfg.StablePeriod {
+	// The engine's StartedAt of the run after the restart (a little before its start
+	// event) is what the stable period counts from.
+	startedAt, err := time.Parse(time.RFC3339Nano, dockertest.Inspect(t, f.cli, id).State.StartedAt)
+	if err != nil || startedAt.Before(in.EventAt) || startedAt.After(start.At) {
+		t.Fatalf("started at %s (%v), want the restart's, between the die at %s and the start event at %s", startedAt, err, in.EventAt, start.At)
+	}
+	if resolved.ID != in.ID || resolved.ResolvedAt.Sub(startedAt) < f.cfg.StablePeriod {
 		t.Errorf("resolved %+v at %s, want incident %d resolved no sooner than %s after the restart at %s",
-			resolved, resolved.ResolvedAt, in.ID, f.cfg.StablePeriod, start.At)
+			resolved, resolved.ResolvedAt, in.ID, f.cfg.StablePeriod, startedAt)
 	}
 	if got := f.incidents(t); len(got) != 1 {
 		t.Errorf("%d incidents, want 1: %+v", len(got), got)

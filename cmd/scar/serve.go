@@ -67,7 +67,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	// Built before the Service so that its restarts, deploys and rollbacks (and the
 	// recovery just below) are marked as scar's own from the start; it runs from
 	// when scar serves until the end of the shutdown.
-	watcher := newWatcher(cfg.DockerHost, docker, projectStore, db, m, logger)
+	watcher := newWatcher(cfg.DockerHost, docker.DaemonHost(), docker, projectStore, db, m, logger)
 	ops := dockerops.New(docker, projectStore, m, logger,
 		dockerops.WithWatcher(watcher),
 		dockerops.WithDeploys(docker, files, db, dockerops.NewCompose(cfg.ComposeCommand, dockerops.ComposeDockerHost(cfg.DockerHost), dockerops.ComposeEnviron(cfg.environ))),

@@ -12,17 +12,18 @@ import (
 )
 
 // newWatcher builds the event watcher of the Docker host scar serves (one host
-// today: the environment's DOCKER_HOST). Its host label is that setting as given,
-// "" for the default.
+// today: the environment's DOCKER_HOST), for the projects of that host (daemonHost,
+// as the Service compares docker_host with it). Its host label is the setting as
+// given, "" for the default.
 //
 // The watcher is the source the other parts of watching production take their
 // events from, with Subscribe(project): the Telegram alert notifier (to be woken
 // when an incident changes; it also sweeps the store) and the REST event stream.
-func newWatcher(host string, engine dockerops.WatchEngine, ps *projects.Store, db *store.DB, m *metrics.Metrics, logger *slog.Logger) *dockerops.Watcher {
+func newWatcher(host, daemonHost string, engine dockerops.WatchEngine, ps *projects.Store, db *store.DB, m *metrics.Metrics, logger *slog.Logger) *dockerops.Watcher {
 	return dockerops.NewWatcher(dockerops.WatcherConfig{
 		Host:      host,
 		Engine:    engine,
-		Projects:  ps,
+		Projects:  dockerops.ProjectsOfHost(ps, daemonHost),
 		Incidents: db,
 		Metrics:   m,
 		Logger:    logger,
