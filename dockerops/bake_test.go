@@ -142,6 +142,12 @@ func TestBakeRollsBackADeployThatCrashesAfterItsGate(t *testing.T) {
 	if got := treeHash(t, e.p.Production); got != before {
 		t.Error("production files differ from before the deploy")
 	}
+	if died := e.incidents(store.KindDied); len(died) > 0 {
+		// The figure the report quotes: the crash's Engine time to the old version back
+		// and the record written.
+		t.Logf("die event → rolled back and recorded: %s (gate passed %s before the die)",
+			rec.FinishedAt.Sub(died[0].EventAt).Round(time.Millisecond), died[0].EventAt.Sub(d.FinishedAt).Round(time.Millisecond))
+	}
 	e.waitHealthy("web")
 	if got := e.get(); got != "content v1\n" {
 		t.Errorf("web serves %q after the bake's rollback, want the old version", got)
