@@ -45,7 +45,9 @@ type bake struct {
 	ids         map[string]bool // the containers under watch, by id
 	events      <-chan WatchEvent
 	unsubscribe func()
-	until       time.Time
+	until       time.Time   // as shown: the Service's clock
+	timer       *time.Timer // ends the window: bake_time from the gate
+
 	// ended receives the operation that ended the bake before its time.
 	ended chan string
 }
@@ -65,15 +67,16 @@ func (s *Service) prepareBake(ctx context.Context, r *run) *bake {
 		s.logger.Warn("not baking a deploy: listing its containers failed", "deploy", r.rec.ID, "project", p.Name, "error", err)
 		return nil
 	}
-	b := &bake{ids: map[string]bool{}, until: s.now().Add(p.BakeTime), ended: make(chan string, 1)}
+	b := &bake{ids: map[string]bool{}, until: s.now().Add(p.BakeTime), ended: make(chan string, 1), timer: time.NewTimer(p.BakeTime)}
 	for _, m := range ms {
 		if m.found() {
 			b.ids[m.summary.ID] = true
 		}
 	}
 	s.bakes.mu.Lock()
-	defer s.bakes.mu.Unlock()
 	if s.bakes.stopped {
+		s.bakes.mu.Unlock()
+		b.timer.Stop()
 		return nil
 	}
 	if s.bakes.ctx == nil {
@@ -82,6 +85,7 @@ func (s *Service) prepareBake(ctx context.Context, r *run) *bake {
 	}
 	b.events, b.unsubscribe = s.watcher.Subscribe(p.Name)
 	s.bakes.running[p.Name] = b
+	s.bakes.mu.Unlock()
 	s.setBake(r, "baking until "+b.until.UTC().Format(time.RFC3339))
 	return b
 }
@@ -97,7 +101,11 @@ func (s *Service) startBake(r *run, b *bake) {
 	s.bakes.mu.Lock()
 	defer s.bakes.mu.Unlock()
 	if s.bakes.stopped {
+		if s.bakes.running[r.p.Name] == b {
+			delete(s.bakes.running, r.p.Name)
+		}
 		b.unsubscribe()
+		b.timer.Stop()
 		s.setBake(r, BakeEndedByScar)
 		return
 	}
@@ -155,11 +163,10 @@ func (s *Service) endStaleBakes(ctx context.Context) error {
 func (s *Service) runBake(ctx context.Context, r *run, b *bake) {
 	defer b.unsubscribe()
 	defer s.forgetBake(r.p.Name, b)
-	timer := time.NewTimer(b.until.Sub(s.now()))
-	defer timer.Stop()
+	defer b.timer.Stop()
 	for {
 		select {
-		case <-timer.C:
+		case <-b.timer.C:
 			s.setBake(r, BakePassed)
 			return
 		case op := <-b.ended:

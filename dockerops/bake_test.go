@@ -184,8 +184,8 @@ func TestBakeTimeZeroKeepsTheDeploy(t *testing.T) {
 	}
 }
 
-// A restart of the project ends the bake (recorded), as does a stop of scar; the
-// deploy stays a success and nothing is rolled back.
+// A restart of the project ends the bake (recorded), as do a deploy and a stop of
+// scar; the deploy stays a success and nothing is rolled back.
 func TestBakeEndedByARestartAndByScarStopping(t *testing.T) {
 	e := newBakeEnv(t, 10*time.Minute)
 	e.edit("content/index.txt", "content v2\n")
@@ -201,9 +201,17 @@ func TestBakeEndedByARestartAndByScarStopping(t *testing.T) {
 	}
 
 	e.edit("content/index.txt", "content v3\n")
+	second := e.deploy()
+	if !strings.HasPrefix(second.Bake, "baking until ") {
+		t.Fatalf("second deploy: bake %q, want baking", second.Bake)
+	}
+	e.edit("content/index.txt", "content v4\n")
 	d = e.deploy()
 	if !strings.HasPrefix(d.Bake, "baking until ") {
-		t.Fatalf("second deploy: bake %q, want baking", d.Bake)
+		t.Fatalf("third deploy: bake %q, want baking", d.Bake)
+	}
+	if rec := e.waitBake(second.ID, 30*time.Second); rec.Bake != "ended by deploy" || rec.Status != DeploySuccess {
+		t.Errorf("after the next deploy: bake %q, status %s; want ended by deploy, success", rec.Bake, rec.Status)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -211,7 +219,7 @@ func TestBakeEndedByARestartAndByScarStopping(t *testing.T) {
 	if rec := e.record(d.ID); rec.Bake != BakeEndedByScar || rec.Status != DeploySuccess {
 		t.Errorf("after Shutdown: bake %q, status %s; want %q, success", rec.Bake, rec.Status, BakeEndedByScar)
 	}
-	if got := e.get(); got != "content v3\n" {
+	if got := e.get(); got != "content v4\n" {
 		t.Errorf("web serves %q, want the deployed version", got)
 	}
 
