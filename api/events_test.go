@@ -259,3 +259,45 @@ func TestRESTEventsSlowClientIsDropped(t *testing.T) {
 		t.Errorf("%d incidents written, want some but not all 301", n)
 	}
 }
+
+// An open stream holds one of its token's requests in flight, as a streamed logs
+// answer does: with a bound of 1, the token's next request is refused until the
+// stream ends.
+func TestRESTEventsCountAgainstTheTokenBound(t *testing.T) {
+	d := testDeps(t, nil)
+	db := d.Audit.(*store.DB)
+	d.Events = dockerops.NewWatcher(dockerops.WatcherConfig{Projects: d.Projects.(*projects.Store), Incidents: db})
+	d.Incidents, d.MaxInFlightPerToken = db, 1
+	srv := httptest.NewServer(NewServer(d))
+	t.Cleanup(srv.Close)
+	get := func(ctx context.Context, path string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+readToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream := get(ctx, "/api/v1/events")
+	if stream.StatusCode != 200 {
+		t.Fatalf("GET /events: %d", stream.StatusCode)
+	}
+	if line, err := bufio.NewReader(stream.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, ": scar event stream") {
+		t.Fatalf("first line %q (%v)", line, err)
+	}
+	resp := get(context.Background(), "/api/v1/alerts")
+	resp.Body.Close()
+	if resp.StatusCode != 429 {
+		t.Errorf("a request beside an open stream with a bound of 1: %d, want 429", resp.StatusCode)
+	}
+	cancel()
+	stream.Body.Close()
+	dockertest.WaitFor(t, 10*time.Second, func() bool {
+		resp := get(context.Background(), "/api/v1/alerts")
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
