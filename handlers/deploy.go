@@ -487,6 +487,9 @@ func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
 		case dockerops.DeployCancelled:
 			l += " · cancelled at " + esc(d.FailedStep) + ", rolled back"
 		}
+		if until, baking := bakingUntil(&d); baking {
+			l += " · 🧪 baking until " + esc(until)
+		}
 		if !d.FinishedAt.IsZero() {
 			l += " · " + duration(d.FinishedAt.Sub(d.StartedAt))
 		}

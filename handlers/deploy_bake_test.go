@@ -39,6 +39,10 @@ func TestDeployBakeRollbackIsToldToTheRequester(t *testing.T) {
 			t.Errorf("the bake's report lacks %q:\n%s", want, failed)
 		}
 	}
+	h.send(admin.ID, admin, "/docker_history")
+	if hist := rendered(t, h.waitSentWithin(admin.ID, "Deploy history", time.Minute)); !strings.Contains(hist, "failed at bake, rolled back") {
+		t.Errorf("the history does not show the bake's rollback:\n%s", hist)
+	}
 	for rel, want := range map[string]string{"content/index.txt": "v1\n", "docker-compose.yml": string(b)} {
 		got, err := os.ReadFile(filepath.Join(cp.prod, rel))
 		if err != nil || string(got) != want {
