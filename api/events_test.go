@@ -141,6 +141,9 @@ func TestRESTEventsStreamsContainerEventsAndIncidents(t *testing.T) {
 				t.Errorf("container event %s: want project app, the container, service web", m.data)
 			}
 			if ev.Action == "die" {
+				if at, err := time.Parse(time.RFC3339Nano, ev.At); err == nil {
+					t.Logf("die event → read from the stream: %s", time.Since(at).Round(time.Millisecond))
+				}
 				died = ev.ExitCode != nil && *ev.ExitCode == 3
 				if !died {
 					t.Errorf("die event %s: want exit_code 3", m.data)
