@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/scar-dev/scar/store"
 )
+
+// noticeTimeout bounds recording a notice: two writes to the local store.
+const noticeTimeout = 10 * time.Second
 
 // notice tells the alert chats of a deploy or rollback that ended failed_rolled_back
 // or rollback_failed (at its gate or in its bake): a one-shot incident recorded and
@@ -16,6 +20,8 @@ func (s *Service) notice(ctx context.Context, r *run) {
 	if s.watcher == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+	defer cancel()
 	d := r.snapshot()
 	in, ok := deployNotice(&d)
 	if !ok {

@@ -125,7 +125,7 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		done(p.Name, status != DeploySuccess)
 		unlock()
 		s.startBake(r, r.bake)
-		s.notice(context.WithoutCancel(runCtx), r)
+		s.notice(runCtx, r)
 	})
 	return &first, nil
 }
