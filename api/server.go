@@ -67,6 +67,16 @@ type Deps struct {
 	MaxInFlightPerToken int
 	// MaxLogBytes caps the log text of one logs answer; 0 means DefaultMaxLogBytes.
 	MaxLogBytes int
+	// Events is the event watcher's feed behind GET /events and Incidents the store
+	// behind GET /alerts; nil when production is not watched (both answer 503).
+	Events    Events
+	Incidents Incidents
+	// EventsKeepAlive is how often an idle event stream sends a comment; 0 means
+	// DefaultEventsKeepAlive.
+	EventsKeepAlive time.Duration
+	// Stop, closed when scar begins to shut down, ends the event streams, which
+	// http.Server.Shutdown would otherwise wait for. nil: they end with their clients.
+	Stop <-chan struct{}
 }
 
 // NewServer returns scar's whole HTTP handler.
@@ -79,6 +89,9 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.MaxLogBytes <= 0 {
 		d.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if d.EventsKeepAlive <= 0 {
+		d.EventsKeepAlive = DefaultEventsKeepAlive
 	}
 	r := chi.NewRouter()
 	r.Use(requestID)
@@ -120,6 +133,8 @@ func v1Routes(d Deps) chi.Router {
 	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
 	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))         // cancel a running deploy: it rolls back
 	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
+	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                    // container events and incidents, Server-Sent Events
+	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                            // incidents, open first
 	return r
 }
 

@@ -38,6 +38,8 @@ type History interface {
 	Deployment(ctx context.Context, id string) (*store.DeploymentRecord, error)
 	Deployments(ctx context.Context, project, kind, status string, limit int) ([]store.DeploymentRecord, error)
 	Running(ctx context.Context) ([]store.DeploymentRecord, error)
+	SetBake(ctx context.Context, id, bake string) error
+	EndBakes(ctx context.Context, bake string) (int, error)
 }
 
 var _ History = (*store.DB)(nil)
@@ -81,6 +83,8 @@ func newBackground() *background {
 // rollback always runs to its end (or to the process's end, after which the journal
 // finishes it at the next start).
 func (s *Service) Shutdown(ctx context.Context) {
+	// Last, so that a bake a finishing deploy starts is ended too.
+	defer s.stopBakes()
 	s.stopWatches()
 	s.stopRecovery()
 	done := make(chan struct{})
@@ -246,6 +250,8 @@ type run struct {
 
 	mu  sync.Mutex
 	rec Deployment
+	// bake is the watch of a deploy that passed its gate (bake.go), nil when none.
+	bake *bake
 }
 
 // event records a step: in the deployment's events, the history, and the caller's progress.
@@ -364,7 +370,7 @@ func (s *Service) Deployment(ctx context.Context, id string) (*Deployment, error
 func fromRecord(r *store.DeploymentRecord) Deployment {
 	d := Deployment{
 		ID: r.ID, Project: r.Project, Kind: r.Kind, Who: r.Who, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
-		Status: r.Status, FailedStep: r.FailedStep, Error: r.Error, Undoes: r.Undoes, LogTail: r.LogTail,
+		Status: r.Status, FailedStep: r.FailedStep, Error: r.Error, Undoes: r.Undoes, LogTail: r.LogTail, Bake: r.Bake,
 	}
 	_ = json.Unmarshal(r.Plan, &d.Plan) // a plan that does not read back is shown empty
 	for _, e := range r.Events {

@@ -112,6 +112,8 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		done(p.Name, true)
 		return nil, err
 	}
+	// It changes the project: a bake running on it ends.
+	s.endBake(p.Name, op)
 	first := r.snapshot()
 	runCtx, release := s.cancellable(r)
 	s.bg.wg.Go(func() {
@@ -121,6 +123,9 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		defer s.filesChanged(p)
 		status := spec.work(runCtx, r)
 		done(p.Name, status != DeploySuccess)
+		unlock()
+		s.startBake(r, r.bake)
+		s.notice(runCtx, r)
 	})
 	return &first, nil
 }
@@ -242,6 +247,7 @@ func (s *Service) runDeploy(ctx context.Context, r *run, pl *fullPlan) (status s
 	if err := s.pruneRollbackTags(ctx, p); err != nil {
 		s.logger.Warn("removing old rollback tags", "project", p.Name, "error", err)
 	}
+	r.bake = s.prepareBake(ctx, r)
 	r.event(StageDone, "", fmt.Sprintf("deployed in %s", s.now().Sub(r.rec.StartedAt).Round(100*time.Millisecond)))
 	r.finish(DeploySuccess, "", nil, nil)
 	return DeploySuccess

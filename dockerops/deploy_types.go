@@ -96,7 +96,11 @@ type Deployment struct {
 	Undoes string `json:"undoes,omitempty"`
 	// LogTail holds the failing container's last log lines when a deploy failed.
 	LogTail []string `json:"log_tail,omitempty"`
-	Events  []Event  `json:"events,omitempty"`
+	// Bake is, for a successful deploy watched after its gate (bake_time), where the
+	// watch is: "baking until <RFC3339>", then "passed", "rolled back: <incident>" or
+	// "ended by <restart|deploy|rollback|restart of scar>"; empty when not baked.
+	Bake   string  `json:"bake,omitempty"`
+	Events []Event `json:"events,omitempty"`
 }
 
 // Done reports whether the deployment has finished.

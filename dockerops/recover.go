@@ -32,6 +32,9 @@ func (s *Service) Recover(ctx context.Context) error {
 	if ferr != nil {
 		errs = append(errs, ferr)
 	}
+	if err := s.endStaleBakes(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	waiting := map[string]bool{} // deploy ids whose containers wait for Docker
 	var retry []deployments.Record
 	for _, rec := range recs {

@@ -40,6 +40,7 @@ func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartR
 		return nil, err
 	}
 	defer unlock()
+	s.endBake(p.Name, OpRestart)
 	start := time.Now()
 	ms, err := s.members(ctx, p)
 	if err == nil {

@@ -72,10 +72,22 @@ func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status 
 			status = DeployRollbackFailed
 		}
 	}()
-	fail := func(step string, err error, failed *member) string {
+	if step, failed, err := s.undoCommitted(ctx, r, undo); err != nil {
 		r.event(StageFailed, "", fmt.Sprintf("rollback failed at %s: %v", step, err))
 		r.finish(DeployRollbackFailed, step, err, s.logTail(ctx, failed, 20))
 		return DeployRollbackFailed
+	}
+	return s.rolledBack(ctx, r, p, undo)
+}
+
+// undoCommitted puts back what the successful deploy undo did — its files from the
+// backup, its images from their kept tags, its containers — reporting on r. It is
+// the undo of an asked-for rollback and of a deploy whose bake failed (bake.go). On
+// failure it says at which step and, when the gate failed, on which container.
+func (s *Service) undoCommitted(ctx context.Context, r *run, undo string) (string, *member, error) {
+	p := r.p
+	fail := func(step string, err error, failed *member) (string, *member, error) {
+		return step, failed, err
 	}
 
 	r.event(StageSync, "", "restoring the files deploy "+undo+" changed")
@@ -116,7 +128,7 @@ func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status 
 		if err := s.dropNewImages(ctx, note.Images); err != nil {
 			s.logger.Warn("removing the images of a rolled-back deploy", "rollback", r.rec.ID, "error", err)
 		}
-		return s.rolledBack(ctx, r, p, undo)
+		return "", nil, nil
 	}
 	dp := &dockerPlan{compose: note.Compose, targets: note.Targets, composeChanged: note.Recreated}
 	var swaps []swap
@@ -153,7 +165,7 @@ func (s *Service) runRollback(ctx context.Context, r *run, undo string) (status 
 			s.logger.Warn("removing replaced containers", "rollback", r.rec.ID, "error", err)
 		}
 	}
-	return s.rolledBack(ctx, r, p, undo)
+	return "", nil, nil
 }
 
 // rolledBack ends a successful rollback.

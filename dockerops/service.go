@@ -67,6 +67,8 @@ type Service struct {
 	stageHook func(stage string)
 	// watcher follows the host's container events (see WithWatcher); nil when none.
 	watcher *Watcher
+	// bakes are the watches of deploys after their gate (bake.go).
+	bakes bakery
 }
 
 // Option configures a Service.

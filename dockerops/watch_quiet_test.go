@@ -3,6 +3,7 @@ package dockerops
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -198,6 +199,9 @@ func TestWatchFailedDeployIsQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The deploy's own one-shot notice (deploy_failed, see deploy_notice.go) is what
+	// the alert chats are meant to get; no container incident is.
+	ins = slices.DeleteFunc(ins, func(in store.Incident) bool { return in.Kind == store.KindDeployFailed })
 	if len(ins) != 0 {
 		t.Errorf("incidents from scar's own deploy: %+v", ins)
 	}

@@ -291,6 +291,7 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 		d = b.awaitDeployment(ctx, d, finished)
 		live.finish(ctx, view.final(b, d))
 		b.recordDeployment(ctx, who, p.Action, d)
+		b.followBake(ctx, p.ChatID, d)
 	})
 }
 
@@ -412,6 +413,9 @@ func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
 		}
 		r.add("📄 %s · 🔨 %s · ⏱️ %s · id <code>%s</code>", plural(len(d.Plan.Added)+len(d.Plan.Changed)+len(d.Plan.Deleted), "file"),
 			rebuild, duration(d.FinishedAt.Sub(d.StartedAt)), esc(d.ID))
+		if until, baking := bakingUntil(d); baking {
+			r.add("🧪 Baking until %s: rolled back automatically if a container dies, is OOM-killed or turns unhealthy before then.", esc(until))
+		}
 		r.add("%s", next(b.cmdRef("docker_status", v.project), b.cmdRef("docker_logs", v.project)))
 		return r
 	case dockerops.DeployNothingToDo:
@@ -482,6 +486,9 @@ func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
 			l += " · failed at " + esc(d.FailedStep) + ", rollback failed"
 		case dockerops.DeployCancelled:
 			l += " · cancelled at " + esc(d.FailedStep) + ", rolled back"
+		}
+		if until, baking := bakingUntil(&d); baking {
+			l += " · 🧪 baking until " + esc(until)
 		}
 		if !d.FinishedAt.IsZero() {
 			l += " · " + duration(d.FinishedAt.Sub(d.StartedAt))

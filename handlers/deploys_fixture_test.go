@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,13 +16,25 @@ import (
 	"github.com/scar-dev/scar/store"
 )
 
+// deploysOptions change harnessWithDeploys's project and Service.
+type deploysOptions struct {
+	// keys are more keys of the project, each followed by a comma.
+	keys string
+	// watch runs an event watcher on the engine for the Service (dockerops.WithWatcher).
+	watch bool
+}
+
 // harnessWithDeploys is a bot whose operations are the real dockerops Service with
 // deploys on the real engine, for the one project name whose trees are ws and prod;
 // compose is the Compose command deploys run. The Service is shut down with the test.
-func harnessWithDeploys(t *testing.T, name, ws, prod, compose string) *harness {
+func harnessWithDeploys(t *testing.T, name, ws, prod, compose string, opts ...deploysOptions) *harness {
 	t.Helper()
-	ps := writeProjects(t, fmt.Sprintf(`{%q: {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`,
-		name, ws, prod, name))
+	var o deploysOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	ps := writeProjects(t, fmt.Sprintf(`{%q: {%s"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`,
+		name, o.keys, ws, prod, name))
 	history, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -36,10 +49,19 @@ func harnessWithDeploys(t *testing.T, name, ws, prod, compose string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Close() })
+	svcOpts := []dockerops.Option{dockerops.WithPollInterval(100 * time.Millisecond),
+		dockerops.WithDeploys(engine, files, history, dockerops.NewCompose(compose))}
+	if o.watch {
+		w := dockerops.NewWatcher(dockerops.WatcherConfig{Engine: engine, Projects: ps, Incidents: history})
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { w.Run(ctx) })
+		t.Cleanup(func() { cancel(); wg.Wait() }) // after the Service's shutdown below
+		svcOpts = append(svcOpts, dockerops.WithWatcher(w))
+	}
 	var svc *dockerops.Service
 	h := newHarness(t, func(_ *Config, d *Deps) {
-		svc = dockerops.New(engine, ps, d.Metrics, d.Logger, dockerops.WithPollInterval(100*time.Millisecond),
-			dockerops.WithDeploys(engine, files, history, dockerops.NewCompose(compose)))
+		svc = dockerops.New(engine, ps, d.Metrics, d.Logger, svcOpts...)
 		d.Projects, d.Ops, d.Deploys = ps, svc, svc
 	})
 	t.Cleanup(func() {

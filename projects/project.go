@@ -57,6 +57,10 @@ type Project struct {
 	AlertChats []int64 `json:"alert_chats,omitempty"`
 	// Alerts is false when the project's alerts are turned off (default true).
 	Alerts bool `json:"alerts"`
+
+	// BakeTime is how long a successful deploy's containers stay under watch, rolled
+	// back when one dies, is OOM-killed, turns unhealthy or restarts in a loop; 0 = off.
+	BakeTime time.Duration `json:"bake_time"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose

@@ -21,6 +21,7 @@ var knownKeys = []string{
 	"deploy_env_files", "deploy_setuid",
 	"build_timeout", "apply_timeout",
 	"alert_chats", "alerts",
+	"bake_time",
 }
 
 // Project names appear in URLs, directory names and Telegram commands.
@@ -75,6 +76,7 @@ func parseProject(name string, raw json.RawMessage) (*Project, []*problem) {
 	checkContainers(c, p)
 	checkOptions(c, p, healthTimeout, seen["health_timeout"])
 	checkStageTimeouts(c, p)
+	checkBakeTime(c, p)
 	return p, c.problems
 }
 
@@ -118,7 +120,7 @@ func decodeKey(c *checker, p *Project, healthTimeout *string, m member) {
 		p.DockerHost, err = asString(m.value)
 	case "allowed_users":
 		p.AllowedUsers, err = asUserIDs(m.value)
-	case "build_timeout", "apply_timeout":
+	case "build_timeout", "apply_timeout", "bake_time":
 		err = c.keepStageTimeout(m.key, m.value)
 	case "alert_chats":
 		p.AlertChats, err = asChatIDs(m.value)

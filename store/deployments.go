@@ -26,7 +26,10 @@ type DeploymentRecord struct {
 	Error      string
 	Undoes     string
 	LogTail    []string
-	Events     []EventRecord
+	// Bake is what the watch after a successful deploy came to (SetBake); "" when
+	// there was none.
+	Bake   string
+	Events []EventRecord
 }
 
 // EventRecord is one stage event of a deployment.
@@ -73,7 +76,31 @@ func (db *DB) FinishDeployment(ctx context.Context, d DeploymentRecord) error {
 	return nil
 }
 
-const deploymentColumns = `id, project, kind, who, started_at, COALESCE(finished_at, 0), status, plan, failed_step, error, undoes, log_tail`
+// SetBake records what a deploy's bake is at ("baking until …", "passed", the
+// incident that rolled it back, "ended by …").
+func (db *DB) SetBake(ctx context.Context, id, bake string) error {
+	res, err := db.db.ExecContext(ctx, `UPDATE deployments SET bake = ? WHERE id = ?`, bake, id)
+	if err != nil {
+		return fmt.Errorf("store: set bake of deployment %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set bake of deployment %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// EndBakes records bake as the end of every bake still "baking until …": at start,
+// the bakes a stop of scar (a crash, SIGKILL) cut short. It returns how many.
+func (db *DB) EndBakes(ctx context.Context, bake string) (int, error) {
+	res, err := db.db.ExecContext(ctx, `UPDATE deployments SET bake = ? WHERE bake LIKE 'baking until %'`, bake)
+	if err != nil {
+		return 0, fmt.Errorf("store: end the bakes cut short: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+const deploymentColumns = `id, project, kind, who, started_at, COALESCE(finished_at, 0), status, plan, failed_step, error, undoes, log_tail, bake`
 
 // Deployment returns one deployment with its events.
 func (db *DB) Deployment(ctx context.Context, id string) (*DeploymentRecord, error) {
@@ -138,7 +165,7 @@ func scanDeployment(s scanner) (*DeploymentRecord, error) {
 	var d DeploymentRecord
 	var started, finished int64
 	var plan, tail string
-	if err := s.Scan(&d.ID, &d.Project, &d.Kind, &d.Who, &started, &finished, &d.Status, &plan, &d.FailedStep, &d.Error, &d.Undoes, &tail); err != nil {
+	if err := s.Scan(&d.ID, &d.Project, &d.Kind, &d.Who, &started, &finished, &d.Status, &plan, &d.FailedStep, &d.Error, &d.Undoes, &tail, &d.Bake); err != nil {
 		return nil, err
 	}
 	d.StartedAt = time.Unix(0, started)

@@ -52,3 +52,49 @@ func TestDeploymentLifecycle(t *testing.T) {
 		t.Fatalf("finishing a missing deployment: %v", err)
 	}
 }
+
+func TestSetBakeReadsBack(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t)
+	start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if err := db.CreateDeployment(ctx, DeploymentRecord{ID: "d1", Project: "po", Kind: "deploy", Who: "api:ci", StartedAt: start, Status: "running"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Deployment(ctx, "d1")
+	if err != nil || d.Bake != "" {
+		t.Fatalf("a new deployment's bake %q (%v), want none", d.Bake, err)
+	}
+	for _, bake := range []string{"baking until 2026-05-01T10:02:00Z", "passed"} {
+		if err := db.SetBake(ctx, "d1", bake); err != nil {
+			t.Fatal(err)
+		}
+		d, err := db.Deployment(ctx, "d1")
+		if err != nil || d.Bake != bake {
+			t.Fatalf("bake read back as %q (%v), want %q", d.Bake, err, bake)
+		}
+		list, err := db.Deployments(ctx, "po", "", "", 10)
+		if err != nil || len(list) != 1 || list[0].Bake != bake {
+			t.Fatalf("history %+v (%v), want bake %q", list, err, bake)
+		}
+	}
+	if err := db.SetBake(ctx, "nope", "passed"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("setting the bake of a missing deployment: %v, want ErrNotFound", err)
+	}
+
+	// At start, the bakes a crash cut short are ended; the others keep theirs.
+	if err := db.CreateDeployment(ctx, DeploymentRecord{ID: "d2", Project: "po", Kind: "deploy", Who: "api:ci", StartedAt: start.Add(time.Minute), Status: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetBake(ctx, "d2", "baking until 2026-05-01T10:03:00Z"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.EndBakes(ctx, "ended by restart of scar")
+	if err != nil || n != 1 {
+		t.Fatalf("EndBakes: %d, %v; want the one baking", n, err)
+	}
+	for id, want := range map[string]string{"d1": "passed", "d2": "ended by restart of scar"} {
+		if d, err := db.Deployment(ctx, id); err != nil || d.Bake != want {
+			t.Errorf("%s: bake %q (%v), want %q", id, d.Bake, err, want)
+		}
+	}
+}

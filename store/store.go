@@ -131,6 +131,9 @@ var migrations = []string{
 	// refused or summarised). An incident whose version is ahead has work left.
 	`ALTER TABLE incidents ADD COLUMN alerted_version INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX incidents_unalerted ON incidents(id) WHERE version > alerted_version;`,
+	// 6: a deploy's bake (see deployments.go, SetBake): "baking until …", then
+	// "passed", the incident that rolled it back, or what ended it.
+	`ALTER TABLE deployments ADD COLUMN bake TEXT NOT NULL DEFAULT '';`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.

@@ -97,6 +97,10 @@ func TestRESTDeployFlow(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(prod, "content/index.txt")); string(b) != "v2\n" {
 		t.Errorf("production not updated")
 	}
+	// serve watches production: the deploy bakes for the default bake_time.
+	if bake, _ := done["bake"].(string); !strings.HasPrefix(bake, "baking until ") {
+		t.Errorf("a successful deploy's bake is %q, want baking until …", bake)
+	}
 	_, hist := s.get(t, "/api/v1/projects/rest/deployments", readToken)
 	if !strings.Contains(hist, done["id"].(string)) {
 		t.Errorf("history lacks the deploy: %s", hist)
@@ -111,6 +115,18 @@ func TestRESTDeployFlow(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(prod, "content/index.txt")); string(b) != "v1\n" {
 		t.Errorf("rollback did not restore the file: %q", b)
+	}
+	// The rollback ended the deploy's bake, recorded on the deploy (by the bake's
+	// goroutine, as the rollback began).
+	var deployed map[string]any
+	dockertest.WaitFor(t, 10*time.Second, func() bool {
+		_, body := s.get(t, loc, readToken)
+		deployed = nil
+		json.Unmarshal([]byte(body), &deployed)
+		return deployed["bake"] != nil && !strings.HasPrefix(deployed["bake"].(string), "baking until ")
+	})
+	if deployed["bake"] != "ended by rollback" || deployed["status"] != "success" {
+		t.Errorf("the rolled-back deploy: status %v, bake %v; want success, ended by rollback", deployed["status"], deployed["bake"])
 	}
 	if code, _ := s.get(t, "/api/v1/deployments/no-such-id", readToken); code != 404 {
 		t.Errorf("unknown deployment: %d", code)

@@ -105,7 +105,13 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		Ready:          readiness(ops, projectStore),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		TrustedProxies: cfg.trustedPrefixes,
+		Events:         watcher,
+		Incidents:      db,
 	}
+	// The event streams end when the shutdown begins: http.Server.Shutdown waits for
+	// every request, and a stream would otherwise last until its client hangs up.
+	stopStreams := make(chan struct{})
+	deps.Stop = stopStreams
 	if bot != nil && cfg.TelegramMode == "webhook" {
 		deps.Webhook, deps.WebhookPath = bot.WebhookHandler(), cfg.TelegramWebhookPath
 	}
@@ -118,6 +124,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(stopStreams) })
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SCAR_LISTEN_ADDR): %w", cfg.ListenAddr, err)

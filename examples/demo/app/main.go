@@ -21,6 +21,8 @@
 //	RUN_FOR         how long a job runs before it exits (0s), e.g. "2s"
 //	ALLOCATE_MIB    MiB of memory allocated and touched at start and held while
 //	                serving: under a lower memory limit the kernel kills the app
+//	CRASH_AFTER     serve (healthy), then exit with code 1 after this long, e.g.
+//	                "5s": a new version that passes a deploy's gate and fails later
 package main
 
 import (
@@ -93,7 +95,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, net.JoinHostPort("", port), newHandler(getenv))
+	crash, err := crashAfter(getenv)
+	if err != nil {
+		return err
+	}
+	if err := serve(ctx, crash, net.JoinHostPort("", port), newHandler(getenv)); err != nil {
+		return err
+	}
+	if crash != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "crashing as CRASH_AFTER asks")
+		return exitError{code: 1}
+	}
+	return nil
 }
 
 // jobExitCode is the code a one-shot job exits with, from EXIT_CODE_FILE or
@@ -216,9 +229,23 @@ func unhealthy(getenv func(string) string) bool {
 	return false
 }
 
-// serve runs until ctx ends, then shuts down within a second so that a restart of
-// the container does not wait for Docker's stop timeout.
-func serve(ctx context.Context, addr string, h http.Handler) error {
+// crashAfter is a timer of CRASH_AFTER, nil when it is not set.
+func crashAfter(getenv func(string) string) (<-chan time.Time, error) {
+	v := getenv("CRASH_AFTER")
+	if v == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("CRASH_AFTER=%q: want a duration", v)
+	}
+	return time.After(d), nil
+}
+
+// serve runs until ctx ends or crash fires (nil never does), then shuts down within
+// a second so that a restart of the container does not wait for Docker's stop
+// timeout.
+func serve(ctx context.Context, crash <-chan time.Time, addr string, h http.Handler) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -226,6 +253,7 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case <-crash:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 900*time.Millisecond)
 	defer cancel()

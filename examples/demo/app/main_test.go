@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHandler(t *testing.T) {
@@ -160,4 +163,42 @@ func TestAllocate(t *testing.T) {
 	if _, err := allocate(func(string) string { return "-1" }); err == nil || !strings.Contains(err.Error(), "ALLOCATE_MIB") {
 		t.Fatalf("err = %v, want one naming ALLOCATE_MIB", err)
 	}
+}
+
+func TestRunCrashesAfterServing(t *testing.T) {
+	port := freePort(t)
+	env := map[string]string{"PORT": port, "LOG_LINES": "0", "CRASH_AFTER": "300ms"}
+	var errOut bytes.Buffer
+	errc := make(chan error, 1)
+	go func() { errc <- run(nil, func(k string) string { return env[k] }, io.Discard, &errOut) }()
+	// It serves first: healthy, as a deploy's gate wants.
+	deadline := time.Now().Add(5 * time.Second)
+	for probe(port) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the app never answered /health")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-errc:
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(errOut.String(), "CRASH_AFTER") {
+			t.Fatalf("err = %v, stderr %q; want exit code 1 saying CRASH_AFTER", err, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app did not crash")
+	}
+	if err := run(nil, func(k string) string { return map[string]string{"CRASH_AFTER": "later"}[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "CRASH_AFTER") {
+		t.Fatalf("a bad CRASH_AFTER: %v, want an error naming it", err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
