@@ -28,6 +28,7 @@ func TestLoadSeedFile(t *testing.T) {
 		BuildTimeout:     DefaultBuildTimeout,
 		ApplyTimeout:     DefaultApplyTimeout,
 		Alerts:           true,
+		BakeTime:         DefaultBakeTime,
 	}
 	got, err := cfg.Get("project-orchestrator")
 	if err != nil {
@@ -71,7 +72,7 @@ func TestParseAppliesOptionalKeys(t *testing.T) {
 		HealthURL: "http://localhost:8000/health", DockerHost: "tcp://10.0.0.2:2376",
 		AllowedUsers: []int64{12345, 9007199254740993},
 		BuildTimeout: DefaultBuildTimeout, ApplyTimeout: DefaultApplyTimeout,
-		AlertChats: []int64{12345, -1001234567890}, Alerts: false,
+		AlertChats: []int64{12345, -1001234567890}, Alerts: false, BakeTime: DefaultBakeTime,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("project:\n got %+v\nwant %+v", got, want)
