@@ -21,6 +21,8 @@
 //	RUN_FOR         how long a job runs before it exits (0s), e.g. "2s"
 //	ALLOCATE_MIB    MiB of memory allocated and touched at start and held while
 //	                serving: under a lower memory limit the kernel kills the app
+//	EXIT_FILE       while serving, once this file exists the app exits with code 3
+//	                by itself (a crash on demand, after restarts and deploys)
 package main
 
 import (
@@ -93,7 +95,42 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, net.JoinHostPort("", port), newHandler(getenv))
+	crashed := exitWhenFileAppears(ctx, getenv("EXIT_FILE"))
+	if err := serve(ctx, net.JoinHostPort("", port), newHandler(getenv), crashed); err != nil {
+		return err
+	}
+	select {
+	case <-crashed:
+		fmt.Fprintln(stderr, "exiting with code 3: EXIT_FILE appeared")
+		return exitError{code: 3}
+	default:
+		return nil
+	}
+}
+
+// exitWhenFileAppears returns a channel closed once path exists (looked at every
+// 100ms until ctx ends); with no path it is never closed.
+func exitWhenFileAppears(ctx context.Context, path string) <-chan struct{} {
+	appeared := make(chan struct{})
+	if path == "" {
+		return appeared
+	}
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := os.Stat(path); err == nil {
+				close(appeared)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return appeared
 }
 
 // jobExitCode is the code a one-shot job exits with, from EXIT_CODE_FILE or
@@ -216,9 +253,9 @@ func unhealthy(getenv func(string) string) bool {
 	return false
 }
 
-// serve runs until ctx ends, then shuts down within a second so that a restart of
-// the container does not wait for Docker's stop timeout.
-func serve(ctx context.Context, addr string, h http.Handler) error {
+// serve runs until ctx ends or stop is closed, then shuts down within a second so
+// that a restart of the container does not wait for Docker's stop timeout.
+func serve(ctx context.Context, addr string, h http.Handler, stop <-chan struct{}) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -226,6 +263,7 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case <-stop:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 900*time.Millisecond)
 	defer cancel()
