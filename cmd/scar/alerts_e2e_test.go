@@ -317,3 +317,140 @@ func withWatcherTuning(t *testing.T, tune func(*dockerops.WatcherConfig)) {
 	tuneWatcher = tune
 	t.Cleanup(func() { tuneWatcher = nil })
 }
+
+// composeOwnOps is a Compose project of two serving services that exit with code 3
+// by themselves once the bind-mounted flag file exists (EXIT_FILE).
+const composeOwnOps = `services:
+  web:
+    image: %[1]s
+    environment:
+      VERSION: v1
+      EXIT_FILE: /flag/exit
+    volumes:
+      - %[2]s:/flag:ro
+  worker:
+    image: %[1]s
+    environment:
+      VERSION: w1
+      EXIT_FILE: /flag/exit
+    volumes:
+      - %[2]s:/flag:ro
+`
+
+// serviceContainer returns the id and name of the one container of service.
+func serviceContainer(t *testing.T, cli *client.Client, project, service string) (id, name string) {
+	t.Helper()
+	res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+		Filters: client.Filters{}.Add("label", "com.docker.compose.project="+project).Add("label", "com.docker.compose.service="+service)})
+	if err != nil || len(res.Items) != 1 {
+		t.Fatalf("containers of %s/%s: %d, %v", project, service, len(res.Items), err)
+	}
+	return res.Items[0].ID, strings.TrimPrefix(res.Items[0].Names[0], "/")
+}
+
+// TestAlertNotForScarsOwnOperations: scar's own restart, deploys (one that fails
+// because the new version exits at start, one that succeeds) and rollback of a
+// project, and a docker stop and a docker kill of its containers, are no alert; the
+// same containers exiting by themselves right after are. (The bake branch adds a
+// deploy_failed notice for the failed deploy: a notice is no died alert; the counts
+// below take only the kinds a container's own death makes.)
+func TestAlertNotForScarsOwnOperations(t *testing.T) {
+	cli := dockertest.Client(t)
+	image := dockertest.BuildAppImage(t)
+	compose := dockertest.ComposeCommand()
+	if len(compose) == 0 {
+		t.Skip("no Compose tool")
+	}
+	name := dockertest.UniqueName(t, "alown")
+	flags := t.TempDir()
+	ws, prod := deployedComposeProject(t, compose, name, map[string]string{"docker-compose.yml": fmt.Sprintf(composeOwnOps, image, flags)})
+	pf := projectsFile(t, fmt.Sprintf(`{"own": {"workspace": %q, "production": %q, "compose_project": %q, "auto_detect": true, "health_timeout": "30s"}}`, ws, prod, name))
+	api := telegramfake.New(t)
+	state := t.TempDir()
+	s := startAlertServe(t, api, pf, "SCAR_STATE_DIR="+state, "SCAR_COMPOSE_COMMAND="+strings.Join(compose, " "))
+	healthy := func() {
+		t.Helper()
+		for _, svc := range []string{"web", "worker"} {
+			id, _ := serviceContainer(t, cli, name, svc)
+			dockertest.WaitHealth(t, cli, id, "healthy", 30*time.Second)
+		}
+	}
+	healthy()
+
+	if resp, body := s.call(t, "POST", "/api/v1/projects/own/restart", ""); resp.StatusCode != 200 {
+		t.Fatalf("restart: %d %v", resp.StatusCode, body)
+	}
+	healthy()
+	// A deploy whose new version exits at start (no kill before its die: only the
+	// quiet window of the deploy keeps it from being alerted) is undone.
+	setCompose := func(from, to string) {
+		t.Helper()
+		b, _ := os.ReadFile(filepath.Join(ws, "docker-compose.yml"))
+		if err := os.WriteFile(filepath.Join(ws, "docker-compose.yml"), []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCompose("VERSION: v1", "VERSION: v1\n      EXIT_AT_START: \"1\"")
+	s.deploy(t, "own", "deploy", "failed_rolled_back")
+	healthy()
+	setCompose("VERSION: v1\n      EXIT_AT_START: \"1\"", "VERSION: v2")
+	s.deploy(t, "own", "deploy", "success")
+	s.deploy(t, "own", "rollback", "success")
+	healthy()
+
+	webID, web := serviceContainer(t, cli, name, "web")
+	workerID, worker := serviceContainer(t, cli, name, "worker")
+	ctx := context.Background()
+	if _, err := cli.ContainerStop(ctx, webID, client.ContainerStopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.ContainerKill(ctx, workerID, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{webID, workerID} {
+		dockertest.WaitExited(t, cli, id, 30*time.Second)
+		if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	healthy()
+	if ls := containerAlertLines(api); len(ls) != 0 {
+		t.Fatalf("alerts for scar's own operations or a deliberate stop:\n%s", strings.Join(ls, "\n"))
+	}
+
+	// Now they exit by themselves: that is alerted, and it is all that is.
+	if err := os.WriteFile(filepath.Join(flags, "exit"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eachNamedOnce(t, api, 30*time.Second, []string{web, worker})
+	ls := containerAlertLines(api)
+	if len(ls) != 2 || !strings.Contains(strings.Join(ls, "\n"), web+" — died: exited with code 3") ||
+		!strings.Contains(strings.Join(ls, "\n"), worker+" — died: exited with code 3") {
+		t.Errorf("want exactly the two deaths alerted, as died with code 3:\n%s", describeAlerts(alertMessages(api)))
+	}
+	var deaths []store.Incident
+	for _, in := range projectIncidents(t, state, "own") {
+		if in.DeploymentID == "" {
+			deaths = append(deaths, in)
+		}
+	}
+	if len(deaths) != 2 {
+		t.Errorf("%d container incidents, want the 2 deaths of their own: %+v", len(deaths), deaths)
+	}
+}
+
+// containerAlertLines returns the headline lines of the alert chat's messages as
+// they read now, less deploy notices (deploy failed, rollback failed, bake failed):
+// the alerts of containers' own doing.
+func containerAlertLines(api *telegramfake.Server) []string {
+	var out []string
+	for _, m := range alertMessages(api) {
+		for _, l := range strings.Split(m.text, "\n") {
+			if strings.Contains(l, " — ") && !strings.Contains(l, " — deploy failed") &&
+				!strings.Contains(l, " — rollback failed") && !strings.Contains(l, " — bake failed") {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
