@@ -218,8 +218,10 @@ func newBotAPIGate(t *testing.T, api *telegramfake.Server) *botAPIGate {
 }
 
 // TestAlertBotAPIDownDuringBurst: the Bot API is down for 30 s while two bursts of
-// containers die; when it is back every death is delivered, grouped (at most two
-// messages), none twice.
+// containers die, and scar is restarted in the middle of it (so that the alerts live
+// only in the state store, not in a send the outgoing sender keeps retrying: that
+// alone rides out 30 s); when the Bot API is back every death is delivered, grouped
+// (at most two messages), none twice.
 func TestAlertBotAPIDownDuringBurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the Bot API is down for 30 s")
@@ -233,8 +235,9 @@ func TestAlertBotAPIDownDuringBurst(t *testing.T) {
 	firstIDs, first := exitingServices(t, name, "a", 5, dir, "a")
 	secondIDs, second := exitingServices(t, name, "b", 5, dir, "b")
 	env := append(alertEnv(api, pf), "SCAR_TELEGRAM_API_URL="+gate.URL, "SCAR_STATE_DIR="+state)
-	startServe(t, env...)
+	s := startServe(t, env...)
 	api.WaitCalls(t, "setMyCommands", 1)
+	waitStreamUp(t, s, 1)
 
 	gate.down.Store(true)
 	downAt := time.Now()
@@ -242,19 +245,30 @@ func TestAlertBotAPIDownDuringBurst(t *testing.T) {
 	for _, id := range firstIDs {
 		dockertest.WaitExited(t, cli, id, 30*time.Second)
 	}
+	dockertest.WaitFor(t, 30*time.Second, func() bool { return gate.refused.Load() > 0 })
+	// scar stops and starts again while the Bot API is down.
+	stopping := time.Now()
+	s.cancel()
+	err := <-s.done
+	s.done <- err // for startServe's cleanup
+	t.Logf("scar stopped in %s while the Bot API was down", time.Since(stopping).Round(time.Millisecond))
 	touch(t, dir, "b")
 	for _, id := range secondIDs {
 		dockertest.WaitExited(t, cli, id, 30*time.Second)
 	}
-	// Down for 30 s, and scar tried to send in that time.
-	dockertest.WaitFor(t, 60*time.Second, func() bool { return time.Since(downAt) >= 30*time.Second && gate.refused.Load() > 0 })
+	s = startServe(t, env...)
+	waitStreamUp(t, s, 1)
+	// Down for 30 s in all.
+	dockertest.WaitFor(t, 60*time.Second, func() bool { return time.Since(downAt) >= 30*time.Second })
 	if ms := alertMessages(api); len(ms) != 0 {
 		t.Fatalf("messages through a Bot API that is down:\n%s", describeAlerts(ms))
 	}
 	gate.down.Store(false)
-	t.Logf("%d Bot API calls refused while down", gate.refused.Load())
+	upAt := time.Now()
 
 	ms := eachNamedOnce(t, api, 60*time.Second, append(first, second...))
+	t.Logf("%d Bot API calls refused while down; every alert delivered %s after it came back, in %d message(s)",
+		gate.refused.Load(), time.Since(upAt).Round(time.Millisecond), len(ms))
 	if len(ms) > 2 {
 		t.Errorf("%d messages after the Bot API came back, want the deaths grouped in at most 2:\n%s", len(ms), describeAlerts(ms))
 	}
@@ -304,5 +318,6 @@ func TestAlertEngineUnreachableThenBack(t *testing.T) {
 			t.Errorf("%s is not alerted as died with code 3:\n%s", c, m[0].text)
 		}
 	}
+	checkOneIncidentEach(t, state, "shop", names)
 	t.Logf("alerts:\n%s", describeAlerts(ms))
 }
