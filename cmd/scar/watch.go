@@ -20,15 +20,24 @@ import (
 // events from, with Subscribe(project): the Telegram alert notifier (to be woken
 // when an incident changes; it also sweeps the store) and the REST event stream.
 func newWatcher(host, daemonHost string, engine dockerops.WatchEngine, ps *projects.Store, db *store.DB, m *metrics.Metrics, logger *slog.Logger) *dockerops.Watcher {
-	return dockerops.NewWatcher(dockerops.WatcherConfig{
+	cfg := dockerops.WatcherConfig{
 		Host:      host,
 		Engine:    engine,
 		Projects:  dockerops.ProjectsOfHost(ps, daemonHost),
 		Incidents: db,
 		Metrics:   m,
 		Logger:    logger,
-	})
+	}
+	if tuneWatcher != nil {
+		tuneWatcher(&cfg)
+	}
+	return dockerops.NewWatcher(cfg)
 }
+
+// tuneWatcher, set only by tests of a serve run in-process, shortens the watcher's
+// tunables (the unreachable threshold, the stable period), which are minutes in
+// production and no user setting.
+var tuneWatcher func(*dockerops.WatcherConfig)
 
 // runWatcher runs w until stop is called (not until serve's context ends: a
 // shutdown keeps watching while deploys finish) and returns the function that stops

@@ -23,6 +23,8 @@
 //	                serving: under a lower memory limit the kernel kills the app
 //	CRASH_AFTER     serve (healthy), then exit with code 1 after this long, e.g.
 //	                "5s": a new version that passes a deploy's gate and fails later
+//	EXIT_FILE       while serving, once this file exists the app exits with code 3
+//	                by itself (a crash on demand, after restarts and deploys)
 package main
 
 import (
@@ -99,14 +101,56 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := serve(ctx, crash, net.JoinHostPort("", port), newHandler(getenv)); err != nil {
+	exitFile := exitWhenFileAppears(ctx, getenv("EXIT_FILE"))
+	stopServing := make(chan struct{})
+	var why exitError
+	go func() {
+		select {
+		case <-crash:
+			why = exitError{code: 1}
+			fmt.Fprintln(stderr, "crashing as CRASH_AFTER asks")
+		case <-exitFile:
+			why = exitError{code: 3}
+			fmt.Fprintln(stderr, "exiting with code 3: EXIT_FILE appeared")
+		case <-ctx.Done():
+			return
+		}
+		close(stopServing)
+	}()
+	if err := serve(ctx, net.JoinHostPort("", port), newHandler(getenv), stopServing); err != nil {
 		return err
 	}
-	if crash != nil && ctx.Err() == nil {
-		fmt.Fprintln(stderr, "crashing as CRASH_AFTER asks")
-		return exitError{code: 1}
+	select {
+	case <-stopServing:
+		return why
+	default:
+		return nil
 	}
-	return nil
+}
+
+// exitWhenFileAppears returns a channel closed once path exists (looked at every
+// 100ms until ctx ends); with no path it is never closed.
+func exitWhenFileAppears(ctx context.Context, path string) <-chan struct{} {
+	appeared := make(chan struct{})
+	if path == "" {
+		return appeared
+	}
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := os.Stat(path); err == nil {
+				close(appeared)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return appeared
 }
 
 // jobExitCode is the code a one-shot job exits with, from EXIT_CODE_FILE or
@@ -229,7 +273,7 @@ func unhealthy(getenv func(string) string) bool {
 	return false
 }
 
-// crashAfter is a timer of CRASH_AFTER, nil when it is not set.
+// crashAfter is a timer of CRASH_AFTER, nil (never firing) when it is not set.
 func crashAfter(getenv func(string) string) (<-chan time.Time, error) {
 	v := getenv("CRASH_AFTER")
 	if v == "" {
@@ -242,10 +286,9 @@ func crashAfter(getenv func(string) string) (<-chan time.Time, error) {
 	return time.After(d), nil
 }
 
-// serve runs until ctx ends or crash fires (nil never does), then shuts down within
-// a second so that a restart of the container does not wait for Docker's stop
-// timeout.
-func serve(ctx context.Context, crash <-chan time.Time, addr string, h http.Handler) error {
+// serve runs until ctx ends or stop is closed, then shuts down within a second so
+// that a restart of the container does not wait for Docker's stop timeout.
+func serve(ctx context.Context, addr string, h http.Handler, stop <-chan struct{}) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -253,7 +296,7 @@ func serve(ctx context.Context, crash <-chan time.Time, addr string, h http.Hand
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-	case <-crash:
+	case <-stop:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 900*time.Millisecond)
 	defer cancel()

@@ -202,3 +202,28 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
+
+// A serving app exits by itself with code 3 once EXIT_FILE appears, and not before.
+func TestRunExitsWhenTheExitFileAppears(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "exit")
+	env := map[string]string{"PORT": "0", "LOG_LINES": "0", "EXIT_FILE": flag}
+	done := make(chan error, 1)
+	go func() { done <- run(nil, func(k string) string { return env[k] }, io.Discard, io.Discard) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the app ended before the file appeared: %v", err)
+	case <-time.After(300 * time.Millisecond): // three looks at the missing file
+	}
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 3 {
+			t.Fatalf("err = %v, want exit code 3", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app did not exit within 10s of the file appearing")
+	}
+}
