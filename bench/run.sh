@@ -59,5 +59,21 @@ go build -o "$work/bin/barehook" ./bench/barehook
 go build -o "$work/bin/files" ./bench/files
 go build -o "$work/bin/suite" ./bench/suite
 
+# The idle CPU row of alerts compares scar with scar as it was before the event
+# watcher (issue #14): the first parent of the merge that brought the watcher in.
+nowatch_args=()
+if [[ " $* " != *" -only"* || "$*" == *alerts* ]]; then
+  rev=$(git log --first-parent --format=%H -1 --grep="^Merge branch 'watch'" 2>/dev/null || true)
+  if [ -n "$rev" ]; then
+    echo "building scar before the watcher ($(git rev-parse --short "$rev^1")) ..."
+    mkdir -p "$work/nowatch"
+    git archive "$rev^1" | tar -x -C "$work/nowatch"
+    (cd "$work/nowatch" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=bench-nowatch" -o "$work/bin/scar-nowatch" ./cmd/scar)
+    nowatch_args=(-scar-nowatch "$work/bin/scar-nowatch")
+  else
+    echo "no merge of the watcher in this history: the idle row has no scar before it" >&2
+  fi
+fi
+
 "$work/bin/suite" -root . -dir "$work/run" -run-id "$run_id" \
-  -scar "$work/bin/scar" -barehook "$work/bin/barehook" -files "$work/bin/files" "$@"
+  -scar "$work/bin/scar" -barehook "$work/bin/barehook" -files "$work/bin/files" "${nowatch_args[@]}" "$@"

@@ -44,6 +44,15 @@ type options struct {
 	webhookRate               float64
 	only                      string
 	hold                      bool
+
+	// The alerts rows.
+	scarNoWatch     string
+	alertDeaths     int
+	alertSpacing    time.Duration
+	alertIdle       time.Duration
+	alertContainers int
+	alertRunning    bool
+	alertBurst      bool
 }
 
 // suite is one run: its fixtures, the scar under test, the peers and the results.
@@ -56,6 +65,7 @@ type suite struct {
 	bot  *botAPI
 	raw  *rawEngine
 	seed *seedPeer
+	al   *alertFixtures
 	t    table
 
 	// composeMain brings the projects up and is the seed's; V1 and V2 are the peers
@@ -85,7 +95,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "length of the webhook latency run of each side (at -webhook-rate)")
 	fs.BoolVar(&o.filesFsync, "files-fsync", false, "bench/files also against rsync -a --fsync (about a minute more)")
 	fs.Float64Var(&o.webhookRate, "webhook-rate", 5000, "updates per second of the latency run")
-	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,plan,restart,deploy,files,webhook); empty: all")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,plan,restart,deploy,files,webhook,alerts); empty: all")
+	fs.StringVar(&o.scarNoWatch, "scar-nowatch", "", "scar as it was before the event watcher (the idle CPU row's peer); empty: left out")
+	fs.IntVar(&o.alertDeaths, "alert-deaths", 200, "containers that die one by one in the alert latency row")
+	fs.DurationVar(&o.alertSpacing, "alert-spacing", 400*time.Millisecond, "time between two deaths of the alert latency row (spread over 4 projects and alert chats)")
+	fs.DurationVar(&o.alertIdle, "alert-idle", 60*time.Second, "the window of the idle CPU row")
+	fs.IntVar(&o.alertContainers, "alert-containers", 500, "containers on the engine in the alerts memory row")
+	fs.BoolVar(&o.alertRunning, "alert-running", true, "start the memory row's containers (else only created)")
+	fs.BoolVar(&o.alertBurst, "alert-burst", false, "kill the memory row's running containers at once from the host (a burst of deaths); off by default: on Docker 20.10 with fuse-overlayfs it once left dockerd with containers it still shows running and cannot inspect or remove (BENCHMARKS.md)")
 	fs.BoolVar(&o.hold, "hold", false, "after setting up, print how to reach scar and wait for Ctrl-C (to investigate by hand)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -124,11 +141,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := s.f.setup(ctx, o.treeFiles); err != nil {
 		return fmt.Errorf("fixtures: %w", err)
 	}
+	var more map[string]benchProject
+	if selected(o.only, "alerts") {
+		if s.al, more, err = s.f.alertSetup(o.alertDeaths, o.alertContainers); err != nil {
+			return fmt.Errorf("alerts fixtures: %w", err)
+		}
+	}
 	if s.bot, err = startBotAPI(); err != nil {
 		return err
 	}
 	defer s.bot.srv.Close()
-	if s.scar, err = startScar(ctx, o.scarBin, o.dir, s.f, s.bot.url, s.composeMain); err != nil {
+	if s.scar, err = startScar(ctx, o.scarBin, o.dir, s.f, more, s.bot.url, s.composeMain); err != nil {
 		return err
 	}
 	defer s.scar.stop()
@@ -161,9 +184,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"deploy", s.deployRows},
 		{"files", s.filesRows},
 		{"webhook", s.webhookRows},
+		{"alerts", s.alertsRows},
 	}
 	for _, sec := range sections {
-		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), sec.name) {
+		if !selected(o.only, sec.name) {
 			continue
 		}
 		started := time.Now()
@@ -194,6 +218,11 @@ func (s *suite) memoryRows() {
 	if cur, hwm, err := s.scar.rss(); err == nil {
 		s.t.add(row{name: "memory: RSS at the end; VmHWM (peak of the whole run)", scar: mem(cur) + "; " + mem(hwm)})
 	}
+}
+
+// selected reports whether -only (comma-separated; empty: all) runs section.
+func selected(only, section string) bool {
+	return only == "" || slices.Contains(strings.Split(only, ","), section)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

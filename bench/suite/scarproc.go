@@ -36,27 +36,45 @@ type scarProc struct {
 	http *http.Client
 }
 
-// startScar writes the projects file and runs the scar binary with its environment,
-// logs to a file, until /readyz answers 200.
-func startScar(ctx context.Context, bin, dir string, f *fixtures, botAPI string, compose []string) (*scarProc, error) {
-	type project struct {
-		Workspace        string `json:"workspace"`
-		Production       string `json:"production"`
-		ComposeProject   string `json:"compose_project"`
-		PrimaryContainer string `json:"primary_container,omitempty"`
-		AutoDetect       bool   `json:"auto_detect"`
-		HealthTimeout    string `json:"health_timeout"`
-	}
-	ps := map[string]project{}
+// benchProject is a project of the projects file the suite gives scar.
+type benchProject struct {
+	Workspace        string  `json:"workspace"`
+	Production       string  `json:"production"`
+	ComposeProject   string  `json:"compose_project"`
+	PrimaryContainer string  `json:"primary_container,omitempty"`
+	AutoDetect       bool    `json:"auto_detect"`
+	HealthTimeout    string  `json:"health_timeout"`
+	AlertChats       []int64 `json:"alert_chats,omitempty"`
+}
+
+// fixtureProjects are the projects of the suite's fixtures, as scar is given them.
+func fixtureProjects(f *fixtures) map[string]benchProject {
+	ps := map[string]benchProject{}
 	for name, p := range map[string]*composeProject{"status": f.status, "restart": f.restart, "deploy": f.deploy} {
-		ps[name] = project{Workspace: p.workspace, Production: p.production, ComposeProject: p.name,
+		ps[name] = benchProject{Workspace: p.workspace, Production: p.production, ComposeProject: p.name,
 			PrimaryContainer: p.services[0], AutoDetect: true, HealthTimeout: "60s"}
 	}
+	return ps
+}
+
+// startScar runs the scar under test: the fixtures' projects and more.
+func startScar(ctx context.Context, bin, dir string, f *fixtures, more map[string]benchProject, botAPI string, compose []string) (*scarProc, error) {
+	ps := fixtureProjects(f)
+	for name, p := range more {
+		ps[name] = p
+	}
+	return launchScar(ctx, bin, dir, "scar", ps, botAPI, compose)
+}
+
+// launchScar writes the projects file and runs a scar binary with its environment,
+// logs to a file, until /readyz answers 200. name names its files in dir (log, state
+// directory, pid file), so that several can run side by side.
+func launchScar(ctx context.Context, bin, dir, name string, ps map[string]benchProject, botAPI string, compose []string) (*scarProc, error) {
 	data, err := json.MarshalIndent(ps, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	projectsFile := filepath.Join(dir, "scar-projects.json")
+	projectsFile := filepath.Join(dir, name+"-projects.json")
 	if err := os.WriteFile(projectsFile, data, 0o644); err != nil {
 		return nil, err
 	}
@@ -64,7 +82,7 @@ func startScar(ctx context.Context, bin, dir string, f *fixtures, botAPI string,
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "scar.log"))
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +90,7 @@ func startScar(ctx context.Context, bin, dir string, f *fixtures, botAPI string,
 	cmd.Env = append(os.Environ(),
 		"SCAR_LISTEN_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"SCAR_PROJECTS_FILE="+projectsFile,
-		"SCAR_STATE_DIR="+filepath.Join(dir, "scar-state"),
+		"SCAR_STATE_DIR="+filepath.Join(dir, name+"-state"),
 		"SCAR_API_TOKENS="+apiToken,
 		"SCAR_TELEGRAM_TOKEN="+telegramToken,
 		"SCAR_TELEGRAM_API_URL="+botAPI,
@@ -91,7 +109,7 @@ func startScar(ctx context.Context, bin, dir string, f *fixtures, botAPI string,
 		return nil, fmt.Errorf("start scar: %w", err)
 	}
 	// run.sh's trap ends it by this id should the suite be killed.
-	os.WriteFile(filepath.Join(dir, "scar.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	os.WriteFile(filepath.Join(dir, name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 	s := &scarProc{cmd: cmd, base: "http://127.0.0.1:" + strconv.Itoa(port), log: logFile, http: newHTTPClient(128)}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,19 @@ type botAPI struct {
 	url   string
 	mu    sync.Mutex
 	calls map[string]int
+	// nextMessageID makes every message sent a message of its own, as Telegram's
+	// ids are (scar's alerts edit messages by id).
+	nextMessageID atomic.Int64
+	// observe, when set, sees every sendMessage and editMessageText as it arrives
+	// (the alerts rows time the delivery of alerts with it).
+	observe atomic.Pointer[func(method string, m botMessage, at time.Time)]
+}
+
+// botMessage is what the alerts rows read of a sendMessage or editMessageText.
+type botMessage struct {
+	ChatID    int64  `json:"chat_id"`
+	MessageID int64  `json:"message_id"` // of an edit
+	Text      string `json:"text"`
 }
 
 func startBotAPI() (*botAPI, error) {
@@ -40,8 +54,16 @@ func startBotAPI() (*botAPI, error) {
 }
 
 func (b *botAPI) serve(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, r.Body)
+	body, _ := io.ReadAll(r.Body)
+	at := time.Now()
 	method := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	var m botMessage
+	if method == "sendMessage" || method == "editMessageText" {
+		json.Unmarshal(body, &m)
+		if obs := b.observe.Load(); obs != nil {
+			(*obs)(method, m, at)
+		}
+	}
 	b.mu.Lock()
 	b.calls[method]++
 	b.mu.Unlock()
@@ -50,7 +72,11 @@ func (b *botAPI) serve(w http.ResponseWriter, r *http.Request) {
 	case method == "getMe":
 		io.WriteString(w, `{"ok":true,"result":{"id":123456789,"is_bot":true,"first_name":"scar bench","username":"scar_bench_bot"}}`)
 	case strings.HasPrefix(method, "send"), strings.HasPrefix(method, "edit"):
-		io.WriteString(w, `{"ok":true,"result":{"message_id":1,"date":1700000000,"chat":{"id":1,"type":"private"}}}`)
+		id := m.MessageID
+		if !strings.HasPrefix(method, "edit") || id == 0 {
+			id = b.nextMessageID.Add(1)
+		}
+		fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d,"date":1700000000,"chat":{"id":1,"type":"private"}}}`, id)
 	default:
 		io.WriteString(w, `{"ok":true,"result":true}`)
 	}
