@@ -23,6 +23,9 @@ type tracked struct {
 	// stoppedAt is the time of a kill or stop sent to the container since it last
 	// started: the die that follows is deliberate.
 	stoppedAt time.Time
+	// signalAt is the time of a kill with another signal (HUP, USR1, ...) since it
+	// last started.
+	signalAt time.Time
 	// diedAt is the time of its last die since it last started (zero when running).
 	diedAt time.Time
 	// onItsOwn: that die was not deliberate and not during scar's own operation.
@@ -63,7 +66,9 @@ func (w *Watcher) incidentsOf(ctx context.Context, ev WatchEvent) error {
 	switch events.Action(ev.Action) {
 	case events.ActionStart:
 		return w.started(ctx, c, ev.At)
-	case events.ActionKill, events.ActionStop:
+	case events.ActionKill:
+		c.killSent(ev.At, ev.signal)
+	case events.ActionStop:
 		c.stopSent(ev.At)
 	case events.ActionOOM:
 		return w.oomKilled(ctx, c, ev.At)
@@ -97,7 +102,7 @@ func (w *Watcher) incidentsOf(ctx context.Context, ev WatchEvent) error {
 // keeps running for the stable period.
 func (w *Watcher) started(ctx context.Context, c *tracked, at time.Time) error {
 	restarted, onItsOwn := !c.diedAt.IsZero(), c.onItsOwn
-	c.stoppedAt, c.diedAt, c.oomAt, c.onItsOwn = time.Time{}, time.Time{}, time.Time{}, false
+	c.stoppedAt, c.signalAt, c.diedAt, c.oomAt, c.onItsOwn = time.Time{}, time.Time{}, time.Time{}, time.Time{}, false
 	if c.exit == nil {
 		if restarted && onItsOwn && !w.quieted(c.project, at) {
 			return w.cleanRestart(ctx, c, at)
@@ -176,8 +181,8 @@ func timesSince(ts []time.Time, from time.Time) []time.Time {
 // a step of a loop, counted when it starts again.
 func (w *Watcher) died(ctx context.Context, c *tracked, at time.Time, code int) error {
 	c.check = time.Time{}
-	deliberate := c.deliberate()
-	c.diedAt, c.stoppedAt = at, time.Time{}
+	deliberate := c.deliberate(at)
+	c.diedAt, c.stoppedAt, c.signalAt = at, time.Time{}, time.Time{}
 	if deliberate || w.quieted(c.project, at) {
 		return nil
 	}

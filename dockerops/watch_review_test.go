@@ -127,3 +127,31 @@ func TestWatchCrashLoopWithExitCodeZero(t *testing.T) {
 		}
 	}
 }
+
+// A signal the process is meant to handle (docker kill -s HUP to reload nginx, here
+// WINCH, which the test app survives) is not a stop: the crash of its own that
+// comes later is alerted. A process that does not survive the signal it was sent
+// (the app exits at once on HUP) was stopped deliberately: nothing is alerted.
+func TestWatchSignalThatIsNotAStop(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	f.start(t)
+	ctx := context.Background()
+	id := f.run(t, "web", dockertest.ContainerSpec{Env: []string{"CRASH_AFTER=" + (signalGrace + 3*time.Second).String()}})
+	hup := f.run(t, "worker", dockertest.ContainerSpec{})
+	for _, c := range []struct{ id, signal string }{{id, "WINCH"}, {hup, "HUP"}} {
+		if _, err := f.cli.ContainerKill(ctx, c.id, client.ContainerKillOptions{Signal: c.signal}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.rec.waitEvent(t, 10*time.Second, containerEvent(hup, "die"))
+	if !dockertest.Inspect(t, f.cli, id).State.Running {
+		t.Fatal("the app did not survive SIGWINCH; the test needs a signal it survives")
+	}
+	in := f.waitIncidents(t, 30*time.Second, 1, nil)[0]
+	if in.Kind != store.KindDied || in.ContainerID != id || in.Summary != "exited with code 1" {
+		t.Errorf("incident = %+v, want the died incident of the app that crashed after a SIGWINCH", in)
+	}
+	if got := f.incidents(t); len(got) != 1 {
+		t.Errorf("%d incidents, want 1 (none for the app that the HUP stopped): %+v", len(got), got)
+	}
+}
