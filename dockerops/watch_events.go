@@ -78,7 +78,7 @@ func (w *Watcher) process(ctx context.Context, m events.Message, at time.Time) e
 	ev := WatchEvent{
 		At: at, Host: w.cfg.Host, Project: project,
 		Container: strings.TrimPrefix(attrs["name"], "/"), ContainerID: m.Actor.ID,
-		Service: attrs[labelService], Action: string(m.Action),
+		Service: attrs[labelService], Action: string(m.Action), signal: attrs["signal"],
 	}
 	if m.Action == events.ActionDie {
 		if code, err := strconv.Atoi(attrs["exitCode"]); err == nil {

@@ -22,6 +22,8 @@ type WatchEvent struct {
 	Action      string
 	// ExitCode is the exit code of a "die", else nil.
 	ExitCode *int
+	// signal is the signal of a "kill" (its number, as the Engine names it).
+	signal string
 	// Incident is set when the event is an incident's change (its Version tells them
 	// apart); the container fields above are then the incident's.
 	Incident *store.Incident

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
 
 	"github.com/scar-dev/scar/store"
 )
@@ -22,8 +23,13 @@ type tracked struct {
 	// stoppedAt is the time of a kill or stop sent to the container since it last
 	// started: the die that follows is deliberate.
 	stoppedAt time.Time
+	// signalAt is the time of a kill with another signal (HUP, USR1, ...) since it
+	// last started.
+	signalAt time.Time
 	// diedAt is the time of its last die since it last started (zero when running).
 	diedAt time.Time
+	// onItsOwn: that die was not deliberate and not during scar's own operation.
+	onItsOwn bool
 	// oomAt is the time of an oom event since it last started.
 	oomAt time.Time
 	// restarts are the times it started again after a die while exit was open,
@@ -60,7 +66,9 @@ func (w *Watcher) incidentsOf(ctx context.Context, ev WatchEvent) error {
 	switch events.Action(ev.Action) {
 	case events.ActionStart:
 		return w.started(ctx, c, ev.At)
-	case events.ActionKill, events.ActionStop:
+	case events.ActionKill:
+		c.killSent(ev.At, ev.signal)
+	case events.ActionStop:
 		c.stopSent(ev.At)
 	case events.ActionOOM:
 		return w.oomKilled(ctx, c, ev.At)
@@ -93,9 +101,12 @@ func (w *Watcher) incidentsOf(ctx context.Context, ev WatchEvent) error {
 // restart, counted towards a crash loop; the incident recovers if the container
 // keeps running for the stable period.
 func (w *Watcher) started(ctx context.Context, c *tracked, at time.Time) error {
-	restarted := !c.diedAt.IsZero()
-	c.stoppedAt, c.diedAt, c.oomAt = time.Time{}, time.Time{}, time.Time{}
+	restarted, onItsOwn := !c.diedAt.IsZero(), c.onItsOwn
+	c.stoppedAt, c.signalAt, c.diedAt, c.oomAt, c.onItsOwn = time.Time{}, time.Time{}, time.Time{}, time.Time{}, false
 	if c.exit == nil {
+		if restarted && onItsOwn && !w.quieted(c.project, at) {
+			return w.cleanRestart(ctx, c, at)
+		}
 		return nil
 	}
 	c.check = time.Now().Add(w.cfg.StablePeriod)
@@ -120,6 +131,39 @@ func (w *Watcher) started(ctx context.Context, c *tracked, at time.Time) error {
 	return w.update(ctx, c, &c.exit, in, at)
 }
 
+// cleanRestart: the container's restart policy started it again after it exited
+// with code 0 on its own (no incident is open: a clean exit alerts nothing). A
+// process that exits at once under restart: always loops as surely as one that
+// fails, so these restarts count towards a crash loop too. Only the engine's own
+// restarts count (RestartCount > 0; a docker start or compose up resets it): a job
+// that someone runs again is not a loop.
+func (w *Watcher) cleanRestart(ctx context.Context, c *tracked, at time.Time) error {
+	ictx, cancel := context.WithTimeout(ctx, detailTimeout)
+	res, err := w.cfg.Engine.ContainerInspect(ictx, c.id, client.ContainerInspectOptions{})
+	cancel()
+	if err != nil {
+		w.detailMissing(c.id, "inspect", err)
+		return nil
+	}
+	if res.Container.RestartCount == 0 {
+		c.restarts = nil
+		return nil
+	}
+	c.restarts = append(timesSince(c.restarts, at.Add(-w.cfg.CrashLoopWindow)), at)
+	n := len(c.restarts)
+	if n < w.cfg.CrashLoopRestarts {
+		return nil
+	}
+	restarts := c.restarts
+	in := store.Incident{Kind: store.KindCrashLoop, Count: n, Summary: fmt.Sprintf(
+		"restarting in a loop: %d restarts in %s, last exit code %d", n, shortDuration(w.cfg.CrashLoopWindow), c.lastCode)}
+	if err := w.open(ctx, c, &c.exit, in, at); err != nil {
+		return err
+	}
+	c.restarts, c.check = restarts, time.Now().Add(w.cfg.StablePeriod)
+	return nil
+}
+
 // timesSince keeps the times at or after from.
 func timesSince(ts []time.Time, from time.Time) []time.Time {
 	out := ts[:0]
@@ -137,12 +181,15 @@ func timesSince(ts []time.Time, from time.Time) []time.Time {
 // a step of a loop, counted when it starts again.
 func (w *Watcher) died(ctx context.Context, c *tracked, at time.Time, code int) error {
 	c.check = time.Time{}
-	deliberate := c.deliberate()
-	c.diedAt, c.stoppedAt = at, time.Time{}
-	if code == 0 || deliberate || w.quieted(c.project, at) {
+	deliberate := c.deliberate(at)
+	c.diedAt, c.stoppedAt, c.signalAt = at, time.Time{}, time.Time{}
+	if deliberate || w.quieted(c.project, at) {
 		return nil
 	}
-	c.lastCode = code
+	c.onItsOwn, c.lastCode = true, code
+	if code == 0 {
+		return nil
+	}
 	if c.exit != nil {
 		return nil
 	}

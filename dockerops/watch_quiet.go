@@ -85,9 +85,31 @@ func (c *tracked) stopSent(at time.Time) {
 	}
 }
 
-// deliberate reports whether the container's die follows a kill or stop sent since
-// it last started: someone stopped it, it did not exit on its own. A process that
-// exits or is OOM-killed on its own sends no kill first. (A kill with a signal the
-// process survives, followed much later by a crash of its own, is taken for
-// deliberate too: the Engine's events do not tell the two apart.)
-func (c *tracked) deliberate() bool { return !c.stoppedAt.IsZero() }
+// killSent records a kill event: with a stop signal (KILL, TERM, INT, QUIT, or none
+// named) it is a stop; with another (docker kill -s HUP to make nginx reload) it is
+// a signal the process is meant to handle, and only a die within signalGrace of it
+// is its effect.
+func (c *tracked) killSent(at time.Time, signal string) {
+	switch signal {
+	case "", "9", "15", "2", "3", "SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "KILL", "TERM", "INT", "QUIT":
+		c.stopSent(at)
+	default:
+		if c.diedAt.IsZero() {
+			c.signalAt = at
+		}
+	}
+}
+
+// deliberate reports whether the container's die at at follows a kill or stop sent
+// since it last started, or comes right after a signal it was sent: someone stopped
+// it, it did not exit on its own. A process that exits or is OOM-killed on its own
+// sends no kill first. (A kill with a stop signal that the process survives, followed
+// much later by a crash of its own, is taken for deliberate too.)
+func (c *tracked) deliberate(at time.Time) bool {
+	return !c.stoppedAt.IsZero() || (!c.signalAt.IsZero() && at.Sub(c.signalAt) <= signalGrace)
+}
+
+// signalGrace is how long after a kill with a signal that is not a stop signal
+// (HUP, USR1, WINCH: sent for the process to handle) a die still counts as its
+// effect: the process did not survive what it was sent.
+const signalGrace = 5 * time.Second

@@ -230,11 +230,14 @@ func (n *notifier) sweep(ctx context.Context) error {
 			if has && row.SentVersion >= in.Version {
 				continue
 			}
+			// A mute silences new alerts; a message already shown is still edited
+			// (silently), so that it does not show a recovered incident failing.
 			_, muted := mutes[in.Project]
+			shown := has && row.MessageID != 0
 			switch {
 			case n.isRefused(chat, now):
 				settled = append(settled, n.settle(in, chat, row, has, store.AlertRefused, now))
-			case muted && in.Project != "":
+			case muted && in.Project != "" && !shown:
 				settled = append(settled, n.settle(in, chat, row, has, store.AlertMuted, now))
 			default:
 				w := work[chat]
@@ -244,7 +247,7 @@ func (n *notifier) sweep(ctx context.Context) error {
 				}
 				w.ids = append(w.ids, in.ID)
 				switch {
-				case has && row.MessageID != 0:
+				case shown:
 					if !slices.Contains(w.edits, row.MessageID) {
 						w.edits = append(w.edits, row.MessageID)
 					}

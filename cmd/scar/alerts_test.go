@@ -132,3 +132,19 @@ func TestServeSendsAlertsWrittenBeforeStart(t *testing.T) {
 		t.Errorf("%d sendMessage calls, want the one alert", n)
 	}
 }
+
+// Alert chats without a Telegram token are a setup mistake that would drop every
+// alert without a word: `scar check` warns of it.
+func TestCheckWarnsOfAlertChatsWithoutTelegram(t *testing.T) {
+	cfg, err := loadConfig([]string{"SCAR_ALERT_CHATS=-1001234567890"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if failed := checkTelegram(context.Background(), cfg, &out); failed != 0 {
+		t.Errorf("%d checks failed, want a warning only", failed)
+	}
+	if want := "warn  telegram alerts SCAR_ALERT_CHATS is set but SCAR_TELEGRAM_TOKEN is not"; !strings.Contains(out.String(), want) {
+		t.Errorf("check output lacks %q:\n%s", want, out.String())
+	}
+}

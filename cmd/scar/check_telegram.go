@@ -23,6 +23,9 @@ func checkTelegram(ctx context.Context, cfg *config, out io.Writer) (failed int)
 	}
 	if cfg.TelegramToken == "" {
 		line("skip", "telegram", "SCAR_TELEGRAM_TOKEN is not set: Telegram is off")
+		if len(cfg.AlertChats) > 0 {
+			line("warn", "telegram alerts", alertChatsWithoutTelegram)
+		}
 		return 0
 	}
 	checkTelegramAccess(cfg, line)

@@ -15,6 +15,9 @@ import (
 // newTelegram builds the bot when a token is set; nil means Telegram is off.
 func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *store.DB, m *metrics.Metrics, logger *slog.Logger) (*handlers.Bot, error) {
 	if cfg.TelegramToken == "" {
+		if len(cfg.AlertChats) > 0 {
+			logger.Warn(alertChatsWithoutTelegram)
+		}
 		return nil, nil
 	}
 	warnTelegramSetup(cfg, logger)
@@ -105,6 +108,11 @@ func startTelegram(ctx context.Context, bot *handlers.Bot, mode string, logger *
 
 // warnTelegramSetup says at start what would otherwise fail silently: a webhook that
 // scar does not register, and a bot that nobody may use.
+// alertChatsWithoutTelegram is what serve logs and check warns when alert chats are
+// set but Telegram is off.
+const alertChatsWithoutTelegram = "SCAR_ALERT_CHATS is set but SCAR_TELEGRAM_TOKEN is not: Telegram is off and no alert is sent " +
+	"(incidents are still recorded: GET /api/v1/alerts, GET /api/v1/events)"
+
 func warnTelegramSetup(cfg *config, logger *slog.Logger) {
 	if cfg.TelegramMode == handlers.ModeWebhook && cfg.TelegramWebhookURL == "" {
 		logger.Warn("SCAR_TELEGRAM_WEBHOOK_URL is not set: scar does not call setWebhook, so Telegram delivers updates only if "+
