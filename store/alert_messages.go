@@ -37,24 +37,8 @@ type AlertMessage struct {
 // PendingAlerts returns up to limit incidents with changes the notifier has not
 // handled in every alert chat (Version above the alerted version), oldest first.
 func (db *DB) PendingAlerts(ctx context.Context, limit int) ([]Incident, error) {
-	rows, err := db.db.QueryContext(ctx,
+	return db.queryIncidents(ctx, "pending alerts",
 		`SELECT `+incidentColumns+` FROM incidents WHERE version > alerted_version ORDER BY event_at, id LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: pending alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []Incident
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: pending alerts: %w", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: pending alerts: %w", err)
-	}
-	return out, nil
 }
 
 // MarkAlerted records that every alert chat of an incident has been handled up to

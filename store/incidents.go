@@ -155,44 +155,33 @@ func (db *DB) Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	query += ` ORDER BY state = 'open' DESC, opened_at DESC, id DESC LIMIT ?`
-	rows, err := db.db.QueryContext(ctx, query, append(args, q.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list incidents: %w", err)
-	}
-	defer rows.Close()
-	var out []Incident
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list incidents: %w", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list incidents: %w", err)
-	}
-	return out, nil
+	return db.queryIncidents(ctx, "list incidents", query, append(args, q.Limit)...)
 }
 
 // OpenIncidents returns the open incidents of a Docker host, oldest first: what the
 // watcher takes up again when scar starts.
 func (db *DB) OpenIncidents(ctx context.Context, host string) ([]Incident, error) {
-	rows, err := db.db.QueryContext(ctx,
+	return db.queryIncidents(ctx, fmt.Sprintf("open incidents of host %q", host),
 		`SELECT `+incidentColumns+` FROM incidents WHERE host = ? AND state = 'open' ORDER BY opened_at, id`, host)
+}
+
+// queryIncidents runs a query of incidentColumns; what names it in errors.
+func (db *DB) queryIncidents(ctx context.Context, what, query string, args ...any) ([]Incident, error) {
+	rows, err := db.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: open incidents of host %q: %w", host, err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []Incident
 	for rows.Next() {
 		in, err := scanIncident(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: open incidents of host %q: %w", host, err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: open incidents of host %q: %w", host, err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }
