@@ -151,6 +151,15 @@ func TestFaultWebhookSecret(t *testing.T) {
 	engine := engineproxy.New(t)
 	api := telegramfake.New(t)
 	s := startTelegramServe(t, api, api.URL, "DOCKER_HOST="+engine.Host())
+	// The event watcher connects on its own after the start: counted only once it
+	// follows the stream, its requests are not taken for the updates'.
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(engine.Requests(), func(r engineproxy.Request) bool { return r.Method == "GET" && r.Path == "/events" }) {
+		if time.Now().After(deadline) {
+			t.Fatal("the event watcher never asked for the engine's events")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	engineBefore, apiBefore := len(engine.Requests()), len(api.Calls())
 
 	user := telegramfake.User{ID: faultUser, Username: "sam"}
