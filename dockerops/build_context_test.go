@@ -41,7 +41,10 @@ func TestPlainBuildHonoursDockerignore(t *testing.T) {
 		for _, img := range imgs.Items {
 			for _, tag := range img.RepoTags {
 				if strings.HasPrefix(tag, name+"-") || strings.HasPrefix(tag, "scar-rollback/"+name+"/") {
-					cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
+					// PruneChildren: the classic build's untagged intermediate images
+					// (the COPY layer under the LABEL) go too; the moby client keeps
+					// them without it, and CI fails on them.
+					cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 				}
 			}
 		}
