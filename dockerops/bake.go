@@ -223,6 +223,9 @@ func (s *Service) failBake(r *run, b *bake, in *store.Incident) {
 		return
 	}
 	defer unlock()
+	r.mu.Lock()
+	r.unlock = unlock
+	r.mu.Unlock()
 	select {
 	case op := <-b.ended: // it ran and ended before the lock was ours
 		s.setBake(r, BakeEndedBy+op)

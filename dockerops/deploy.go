@@ -252,6 +252,10 @@ type run struct {
 	rec Deployment
 	// bake is the watch of a deploy that passed its gate (bake.go), nil when none.
 	bake *bake
+	// unlock frees the project's lock held for the run. finish calls it before the
+	// end is recorded: whoever reads the deployment as finished finds the project
+	// free for the next operation.
+	unlock func()
 }
 
 // event records a step: in the deployment's events, the history, and the caller's progress.
@@ -304,7 +308,12 @@ func (r *run) finish(status, failedStep string, err error, tail []string) {
 		r.rec.Error = err.Error()
 	}
 	rec := r.rec
+	unlock := r.unlock
+	r.unlock = nil
 	r.mu.Unlock()
+	if unlock != nil {
+		unlock()
+	}
 	planJSON, _ := json.Marshal(rec.Plan)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

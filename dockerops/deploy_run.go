@@ -112,6 +112,7 @@ func (s *Service) launch(ctx context.Context, project, op string, who Actor, pro
 		done(p.Name, true)
 		return nil, err
 	}
+	r.unlock = unlock
 	// It changes the project: a bake running on it ends.
 	s.endBake(p.Name, op)
 	first := r.snapshot()
