@@ -46,6 +46,13 @@ type Follow struct {
 	reason func() string
 }
 
+// NewFollow makes a Follow of lines, which its maker closes when the follow ends;
+// stop asks it to end and reason says why it ended. dockerops makes its own; others
+// (a test's feed) use this.
+func NewFollow(project string, containers []string, lines <-chan FollowLine, stop func(), reason func() string) *Follow {
+	return &Follow{Project: project, Containers: containers, Lines: lines, stop: stop, reason: reason}
+}
+
 // Stop ends the follow and releases what it holds; Lines is closed soon after.
 func (f *Follow) Stop() {
 	if f.stop != nil {
