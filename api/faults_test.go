@@ -83,6 +83,8 @@ func TestFaultRefusedToken(t *testing.T) {
 		action, project    string
 	}{
 		{"POST", "/api/v1/projects/demo/restart", `{"containers": ["web"]}`, "restart", "demo"},
+		{"POST", "/api/v1/projects/demo/stop", `{"containers": ["web"]}`, "stop", "demo"},
+		{"POST", "/api/v1/projects/demo/start", "", "start", "demo"},
 		{"POST", "/api/v1/projects/demo/deploy", "", "deploy", "demo"},
 		{"POST", "/api/v1/projects/demo/deploy", `{"dry_run": false}`, "deploy", "demo"},
 		{"POST", "/api/v1/projects/demo/rollback", "", "rollback", "demo"},

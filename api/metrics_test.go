@@ -24,13 +24,15 @@ func TestUnknownProjectCountedApart(t *testing.T) {
 		{"GET", "/api/v1/projects/nope/status"},
 		{"GET", "/api/v1/projects/nope/logs"},
 		{"POST", "/api/v1/projects/nope/restart"},
+		{"POST", "/api/v1/projects/nope/stop"},
+		{"POST", "/api/v1/projects/nope/start"},
 	} {
 		if rec := do(t, h, c.method, c.path, fullToken, ""); rec.Code != 404 || errorCode(t, rec) != "unknown_project" {
 			t.Errorf("%s %s: %d %s, want 404 unknown_project", c.method, c.path, rec.Code, rec.Body)
 		}
 	}
 	body, _ := io.ReadAll(do(t, h, "GET", "/metrics", "", "").Body)
-	for _, op := range []string{"status", "logs", "restart"} {
+	for _, op := range []string{"status", "logs", "restart", "stop", "start"} {
 		want := `scar_operation_duration_seconds_count{operation="` + op + `",outcome="unknown_project",project=""} 1`
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -123,18 +123,20 @@ func v1Routes(d Deps) chi.Router {
 	audit := newAuditLog(d.Audit, d.Logger)
 	r.Use(requireToken(d.Tokens, audit))
 	r.Use(limitInFlight(newTokenLimiter(d.MaxInFlightPerToken)))
-	r.Get("/projects", handleProjects(d.Projects, audit))                                                     // list projects
-	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                // logs, JSON or text/plain, streamed
-	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
-	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                          // plan (dry_run, any token) or start a deploy (full token)
-	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
-	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))         // cancel a running deploy: it rolls back
-	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
-	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                    // container events and incidents, Server-Sent Events
-	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                            // incidents, open first
+	r.Get("/projects", handleProjects(d.Projects, audit))                                                                   // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                                         // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                              // logs, JSON or text/plain, streamed
+	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))                  // restart all or named containers
+	r.With(requireFull(audit, "stop")).Post("/projects/{project}/stop", handleStopStart(d.Ops, audit, dockerops.OpStop))    // stop all or named containers
+	r.With(requireFull(audit, "start")).Post("/projects/{project}/start", handleStopStart(d.Ops, audit, dockerops.OpStart)) // start them again, waiting for health
+	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                                        // plan (dry_run, any token) or start a deploy (full token)
+	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit))               // undo the last deploy
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                                   // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                                     // one deploy with its events
+	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))                       // cancel a running deploy: it rolls back
+	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                                          // the audit log
+	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                                  // container events and incidents, Server-Sent Events
+	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                                          // incidents, open first
 	return r
 }
 

@@ -124,7 +124,8 @@ type ContainerResult struct {
 	Condition string `json:"condition,omitempty"`
 	// Job is set when the container is a one-shot job: it passes by exiting 0.
 	Job bool `json:"job,omitempty"`
-	// Skipped is set when a restart of the whole project left a completed job alone.
+	// Skipped is set when a restart of the whole project left a completed job alone,
+	// or when a stop or start found nothing to do (already stopped, already running).
 	Skipped bool `json:"skipped,omitempty"`
 }
 

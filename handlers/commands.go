@@ -63,6 +63,8 @@ var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
 	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50)"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
+	{name: "docker_stop", args: "[project] [container...]", help: "stop the project's containers, or the named ones (asks first)", write: true},
+	{name: "docker_start", args: "[project] [container...]", help: "start stopped containers and wait for their health checks", write: true},
 	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},
 	{name: "docker_history", args: "[project]", help: "recent deploys and rollbacks"},
@@ -198,6 +200,10 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 		return b.logs(ctx, in)
 	case "docker_restart":
 		return b.askRestart(ctx, in)
+	case "docker_stop":
+		return b.askStop(ctx, in)
+	case "docker_start":
+		return b.startNow(ctx, in)
 	case "docker_deploy":
 		return b.askDeploy(ctx, in)
 	case "docker_rollback":
@@ -405,7 +411,7 @@ func (b *Bot) help(_ context.Context, in *request) string {
 		sb.WriteString("\nDefault project: <b>" + esc(def) + "</b>\n")
 	}
 	if in.level == levelReadOnly {
-		sb.WriteString("\n🔒 Your access is read-only: restart, deploy, rollback, audit, mute and unmute need full access. /docker_deploy shows you a deploy's plan.\n")
+		sb.WriteString("\n🔒 Your access is read-only: restart, stop, start, deploy, rollback, audit, mute and unmute need full access. /docker_deploy shows you a deploy's plan.\n")
 	}
 	sb.WriteString("\n" + next("/docker_status"))
 	return sb.String()

@@ -90,6 +90,8 @@ func (b *Bot) confirmed(ctx context.Context, p confirm.Pending, user telego.User
 	switch p.Action {
 	case dockerops.OpRestart:
 		b.runRestart(p, who)
+	case dockerops.OpStop:
+		b.runStop(p, who)
 	case dockerops.OpDeploy, dockerops.OpRollback:
 		b.runDeploy(p, who)
 	}

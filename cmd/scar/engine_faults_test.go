@@ -305,7 +305,7 @@ func TestFaultHostileWorkspaceOverREST(t *testing.T) {
 }
 
 // TestFaultEndpointAllowlist runs scar's whole operation set — readyz, scar check,
-// status, logs and restart of a Compose project and a plain container, deploys that
+// status, logs, restart, stop and start of a Compose project and a plain container, deploys that
 // restart, rebuild and change the Compose file, rollbacks, and a failing deploy of
 // each with its automatic rollback — through a proxy that enforces the allowlists of
 // README.md's Hardening section: scar's own calls (User-Agent scar) against scar's
@@ -349,6 +349,11 @@ func TestFaultEndpointAllowlist(t *testing.T) {
 		}
 		if resp, v := s.call(t, "POST", api+"/restart", ""); resp.StatusCode != 200 || v["ok"] != true {
 			t.Fatalf("restart of %s: %d %v", name, resp.StatusCode, v)
+		}
+		for _, op := range []string{"stop", "start"} {
+			if resp, v := s.call(t, "POST", api+"/"+op, ""); resp.StatusCode != 200 || v["ok"] != true {
+				t.Fatalf("%s of %s: %d %v", op, name, resp.StatusCode, v)
+			}
 		}
 	}
 
