@@ -74,6 +74,9 @@ type Deps struct {
 	// EventsKeepAlive is how often an idle event stream sends a comment; 0 means
 	// DefaultEventsKeepAlive.
 	EventsKeepAlive time.Duration
+	// Deploys follows deploys and rollbacks: GET /deployments/{id}/events and
+	// ?wait=true of a deploy or rollback; nil answers those 503.
+	Deploys DeploymentFollower
 	// Stop, closed when scar begins to shut down, ends the event streams, which
 	// http.Server.Shutdown would otherwise wait for. nil: they end with their clients.
 	Stop <-chan struct{}
@@ -123,18 +126,20 @@ func v1Routes(d Deps) chi.Router {
 	audit := newAuditLog(d.Audit, d.Logger)
 	r.Use(requireToken(d.Tokens, audit))
 	r.Use(limitInFlight(newTokenLimiter(d.MaxInFlightPerToken)))
-	r.Get("/projects", handleProjects(d.Projects, audit))                                                     // list projects
-	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                // logs, JSON or text/plain, streamed
-	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
-	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                          // plan (dry_run, any token) or start a deploy (full token)
-	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
-	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))         // cancel a running deploy: it rolls back
-	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
-	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                    // container events and incidents, Server-Sent Events
-	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                            // incidents, open first
+	r.Get("/projects", handleProjects(d.Projects, audit))                                                  // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                        // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                             // logs, JSON or text/plain, streamed
+	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit)) // restart all or named containers
+	follow := deployFollow{follower: d.Deploys, keepAlive: d.EventsKeepAlive, stop: d.Stop}
+	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, follow, audit))                                          // plan (dry_run, any token) or start a deploy (full token); ?wait=true answers at its end
+	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, follow, audit)) // undo the last deploy; ?wait=true answers at its end
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                             // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                               // one deploy with its events
+	r.Get("/deployments/{id}/events", handleDeploymentEvents(follow))                                                 // its events as they happen, then its end, Server-Sent Events
+	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))                 // cancel a running deploy: it rolls back
+	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                                    // the audit log
+	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                            // container events and incidents, Server-Sent Events
+	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                                    // incidents, open first
 	return r
 }
 
