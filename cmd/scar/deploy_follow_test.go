@@ -164,6 +164,36 @@ func TestRESTDeploymentEventsFollow(t *testing.T) {
 	if d := s.finish(t, failing); d["status"] != dockerops.DeployFailedRolledBack {
 		t.Errorf("the deploy its clients left ended %v, want it gone on to failed_rolled_back", d["status"])
 	}
+
+	// scar stopping mid-deploy ends a stream (with a comment) and a wait (with the
+	// record as it is, running) at once, rather than holding the shutdown.
+	resp, err = http.DefaultClient.Do(req.Clone(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stopping := resp.Header.Get("Location")
+	stream = s.openStream(t, context.Background(), stopping+"/events")
+	body := bufio.NewReader(stream.Body)
+	readEvents(t, body, 1)
+	s.cancel()
+	rest, _ := io.ReadAll(body)
+	if !strings.Contains(string(rest), ": scar is stopping;") {
+		t.Errorf("the stream ended with %q at shutdown, want a comment that scar is stopping", rest)
+	}
+	var d map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 || d["status"] != "running" || d["id"] == nil {
+		t.Errorf("a wait at shutdown answered %d %v (%v), want 200 and the record, running", resp.StatusCode, d, err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("run returned %v after a clean shutdown", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("scar did not stop")
+	}
+	s.done <- nil // for the cleanup
 }
 
 // TestRESTDeployWait: POST .../deploy?wait=true answers when the deploy has ended, 200
