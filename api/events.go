@@ -1,9 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -59,23 +56,8 @@ func handleEvents(p Projects, events Events, keepAlive time.Duration, stop <-cha
 		feed, cancel := events.Subscribe(project)
 		defer cancel()
 
-		rc := http.NewResponseController(w)
-		// The stream outlives the server's write timeout; each write gets its own.
-		_ = rc.SetWriteDeadline(time.Time{})
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-		h.Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusOK)
-		send := func(b []byte) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(keepAlive + 10*time.Second))
-			if _, err := w.Write(b); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
-		}
-		if !send([]byte(": scar event stream; a comment every " + keepAlive.String() + " keeps it alive\n\n")) {
+		sse, ok := startSSE(w, keepAlive, "event stream")
+		if !ok {
 			return
 		}
 		tick := time.NewTicker(keepAlive)
@@ -85,18 +67,18 @@ func handleEvents(p Projects, events Events, keepAlive time.Duration, stop <-cha
 			case <-r.Context().Done():
 				return
 			case <-stop:
-				send([]byte(": scar is stopping; reconnect later\n\n"))
+				sse.comment("scar is stopping; reconnect later")
 				return
 			case <-tick.C:
-				if !send([]byte(": keep-alive\n\n")) {
+				if !sse.comment("keep-alive") {
 					return
 				}
 			case ev, ok := <-feed:
 				if !ok {
-					send([]byte(": this client read too slowly and fell behind the events; the stream ends here, reconnect and read /api/v1/alerts for what was missed\n\n"))
+					sse.comment("this client read too slowly and fell behind the events; the stream ends here, reconnect and read /api/v1/alerts for what was missed")
 					return
 				}
-				if !send(sseEvent(ev)) {
+				if !sse.send(sseEvent(ev)) {
 					return
 				}
 			}
@@ -112,13 +94,5 @@ func sseEvent(ev dockerops.WatchEvent) []byte {
 	if ev.Incident != nil {
 		name, v = "incident", toIncidentJSON(ev.Incident)
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		data = []byte(fmt.Sprintf(`{"error":%q}`, err.Error()))
-	}
-	var b bytes.Buffer
-	b.WriteString("event: " + name + "\ndata: ")
-	b.Write(data) // JSON has no raw newline: one data line
-	b.WriteString("\n\n")
-	return b.Bytes()
+	return sseFrame(name, v)
 }

@@ -170,11 +170,15 @@ type nothingToDeploy struct {
 	Plan    dockerops.DeployPlan `json:"plan"`
 }
 
-func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
+func handleDeploy(ops Operations, follow deployFollow, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		var req deployRequest
-		if err := decodeOptional(r, &req); err != nil {
+		wait, err := waitParam(r)
+		if err == nil {
+			err = decodeOptional(r, &req)
+		}
+		if err != nil {
 			audit.record(r, "deploy", project, err, "")
 			writeError(w, err)
 			return
@@ -198,21 +202,28 @@ func handleDeploy(ops Operations, audit *auditLog) http.HandlerFunc {
 			ctx = dockerops.WithConfirmedPlan(ctx, req.PlanFingerprint)
 		}
 		d, err := ops.Deploy(ctx, project, actor(r), nil)
-		writeStarted(w, r, audit, "deploy", project, d, err)
+		writeStarted(w, r, ops, follow, wait, audit, "deploy", project, d, err)
 	}
 }
 
-func handleRollback(ops Operations, audit *auditLog) http.HandlerFunc {
+func handleRollback(ops Operations, follow deployFollow, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
+		wait, err := waitParam(r)
+		if err != nil {
+			audit.record(r, "rollback", project, err, "")
+			writeError(w, err)
+			return
+		}
 		d, err := ops.Rollback(r.Context(), project, actor(r), nil)
-		writeStarted(w, r, audit, "rollback", project, d, err)
+		writeStarted(w, r, ops, follow, wait, audit, "rollback", project, d, err)
 	}
 }
 
 // writeStarted answers a deploy or rollback that now runs in the background: 202 and
-// where to follow it. Its audit entry follows the deployment to its outcome.
-func writeStarted(w http.ResponseWriter, r *http.Request, audit *auditLog, action, project string, d *dockerops.Deployment, err error) {
+// where to follow it, or with wait its final record once it has ended (writeEnded).
+// Its audit entry follows the deployment to its outcome.
+func writeStarted(w http.ResponseWriter, r *http.Request, ops Operations, follow deployFollow, wait bool, audit *auditLog, action, project string, d *dockerops.Deployment, err error) {
 	if err != nil {
 		audit.record(r, action, project, err, "")
 		writeError(w, err)
@@ -225,6 +236,10 @@ func writeStarted(w http.ResponseWriter, r *http.Request, audit *auditLog, actio
 		return
 	}
 	audit.deployment(r, action, d)
+	if wait {
+		writeEnded(w, r, ops, follow, d)
+		return
+	}
 	w.Header().Set("Location", "/api/v1/deployments/"+d.ID)
 	writeJSON(w, http.StatusAccepted, d)
 }

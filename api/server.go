@@ -74,6 +74,9 @@ type Deps struct {
 	// EventsKeepAlive is how often an idle event stream sends a comment; 0 means
 	// DefaultEventsKeepAlive.
 	EventsKeepAlive time.Duration
+	// Deploys follows deploys and rollbacks: GET /deployments/{id}/events and
+	// ?wait=true of a deploy or rollback; nil answers those 503.
+	Deploys DeploymentFollower
 	// Stop, closed when scar begins to shut down, ends the event streams, which
 	// http.Server.Shutdown would otherwise wait for. nil: they end with their clients.
 	Stop <-chan struct{}
@@ -129,14 +132,16 @@ func v1Routes(d Deps) chi.Router {
 	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))                  // restart all or named containers
 	r.With(requireFull(audit, "stop")).Post("/projects/{project}/stop", handleStopStart(d.Ops, audit, dockerops.OpStop))    // stop all or named containers
 	r.With(requireFull(audit, "start")).Post("/projects/{project}/start", handleStopStart(d.Ops, audit, dockerops.OpStart)) // start them again, waiting for health
-	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                                        // plan (dry_run, any token) or start a deploy (full token)
-	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit))               // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                                   // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                                     // one deploy with its events
-	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))                       // cancel a running deploy: it rolls back
-	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                                          // the audit log
-	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                                  // container events and incidents, Server-Sent Events
-	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                                          // incidents, open first
+	follow := deployFollow{follower: d.Deploys, keepAlive: d.EventsKeepAlive, stop: d.Stop}
+	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, follow, audit))                                          // plan (dry_run, any token) or start a deploy (full token); ?wait=true answers at its end
+	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, follow, audit)) // undo the last deploy; ?wait=true answers at its end
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                             // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                               // one deploy with its events
+	r.Get("/deployments/{id}/events", handleDeploymentEvents(follow))                                                 // its events as they happen, then its end, Server-Sent Events
+	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))                 // cancel a running deploy: it rolls back
+	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                                    // the audit log
+	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                            // container events and incidents, Server-Sent Events
+	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                                    // incidents, open first
 	return r
 }
 

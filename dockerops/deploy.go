@@ -256,13 +256,18 @@ type run struct {
 	// end is recorded: whoever reads the deployment as finished finds the project
 	// free for the next operation.
 	unlock func()
+	// followers are the follows of the run (deploy_follow.go).
+	followers runFollowers
 }
 
 // event records a step: in the deployment's events, the history, and the caller's progress.
+// Its time is taken under the run's lock, so that the order followers get the events
+// in is the history's order (by time).
 func (r *run) event(stage, container, msg string) {
-	e := Event{Time: r.s.now(), Stage: stage, Container: container, Message: msg}
 	r.mu.Lock()
+	e := Event{Time: r.s.now(), Stage: stage, Container: container, Message: msg}
 	r.rec.Events = append(r.rec.Events, e)
+	r.followers.publish(e)
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -297,6 +302,7 @@ func (s *Service) start(ctx context.Context, p *projects.Project, kind string, w
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, p.Name, err)
 	}
+	s.live.add(r)
 	return r, nil
 }
 
@@ -323,6 +329,7 @@ func (r *run) finish(status, failedStep string, err error, tail []string) {
 	}); err != nil {
 		r.s.logger.Error("recording the end of a deploy", "deploy", rec.ID, "error", err)
 	}
+	r.endFollows()
 	r.s.metrics.DeploymentsTotal.WithLabelValues(rec.Project, status).Inc()
 	level := slog.LevelInfo
 	if status != DeploySuccess {

@@ -69,6 +69,11 @@ type Service struct {
 	watcher *Watcher
 	// bakes are the watches of deploys after their gate (bake.go).
 	bakes bakery
+	// live are the runs a follow of a deployment subscribes to (deploy_follow.go);
+	// followBuffer and followPoll are 0 but in tests (the defaults there).
+	live         liveRuns
+	followBuffer int
+	followPoll   time.Duration
 }
 
 // Option configures a Service.
