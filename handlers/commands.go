@@ -61,7 +61,7 @@ func actor(u telego.User, chatID int64) dockerops.Actor {
 // commands lists every command in /help's order.
 var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
-	{name: "docker_logs", args: "[project] [lines] | [project] [container] follow", help: "last lines of the primary container (default 50); with follow, one message that shows new lines live for 10 minutes"},
+	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50); /docker_logs [project] [container] follow shows new lines live for 10 minutes"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
 	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},

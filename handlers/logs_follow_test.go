@@ -501,7 +501,7 @@ func TestFollowViewFitsOneMessage(t *testing.T) {
 func TestHelpAndMenuMentionFollow(t *testing.T) {
 	h := newHarness(t)
 	h.send(admin.ID, admin, "/help")
-	if help := rendered(t, h.waitSent(admin.ID, "Commands")); !strings.Contains(help, "/docker_logs [project] [lines] | [project] [container] follow") {
+	if help := rendered(t, h.waitSent(admin.ID, "Commands")); !strings.Contains(help, "/docker_logs [project] [container] follow shows new lines live") {
 		t.Errorf("help:\n%s", help)
 	}
 	found := false
