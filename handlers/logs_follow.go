@@ -104,10 +104,17 @@ func (b *Bot) followLogs(ctx context.Context, in *request, args []string) string
 	// The follow outlives this update's handling: it lives on the bot's context and
 	// ends by its own stop, its time limit, or the bot's shutdown.
 	followCtx, release := context.WithCancel(b.ctx)
+	// That context is the follow's whole life, so its start is bounded apart: an
+	// engine that does not answer must not hold the chat's updates for ever.
+	setup := time.AfterFunc(readTimeout, release)
 	f, err := b.follower.FollowLogs(followCtx, p.Name, dockerops.FollowRequest{
 		LogsRequest: dockerops.LogsRequest{Container: container, Lines: followLines},
 		MaxDuration: b.cfg.FollowMax + followGrace,
 	})
+	if !setup.Stop() && err == nil {
+		f.Stop()
+		err = fmt.Errorf("the follow did not start within %s: %w", readTimeout, context.DeadlineExceeded)
+	}
 	b.record(ctx, in.who(), dockerops.OpLogs, p.Name, auditOutcome(err), detail)
 	if err != nil {
 		release()
