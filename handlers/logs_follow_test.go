@@ -247,7 +247,10 @@ func TestFollowEditsOneMessageAtTheInterval(t *testing.T) {
 		return at.Add(time.Duration(n)*time.Second).Format("15:04:05") + fmt.Sprintf(" line %d <b>", n)
 	}
 	n := 0
-	for len(messageCalls(h, admin.ID, id)) < 6 {
+	for deadline := time.Now().Add(time.Minute); len(messageCalls(h, admin.ID, id)) < 6; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines written in a minute made only %d sends and edits", n, len(messageCalls(h, admin.ID, id)))
+		}
 		n++
 		f.write(t, dockerops.FollowLine{Time: at.Add(time.Duration(n) * time.Second), Container: "backend", Stream: "stdout", Text: fmt.Sprintf("line %d <b>", n)})
 		time.Sleep(5 * time.Millisecond) // a container writing a line every 5 ms, not a wait
@@ -378,14 +381,18 @@ func TestFollowShowsNotes(t *testing.T) {
 func TestFollowBadInput(t *testing.T) {
 	notFound := fmt.Errorf("logs of project-orchestrator: container %q: %w", "nope", dockerops.ErrNotFound)
 	badSince := fmt.Errorf("since %q: want a duration: %w", "x", dockerops.ErrBadInput)
-	var failWith error
+	var (
+		mu       sync.Mutex
+		failWith error
+	)
+	fail := func() error { mu.Lock(); defer mu.Unlock(); return failWith }
 	h := newHarness(t, func(cfg *Config, deps *Deps) {
 		deps.Follower = &fakeFollower{FollowLogsFn: func(ctx context.Context, project string, req dockerops.FollowRequest) (*dockerops.Follow, error) {
-			return nil, failWith
+			return nil, fail()
 		}}
 	})
 	h.ops.LogsFn = func(ctx context.Context, project string, req dockerops.LogsRequest) (*dockerops.LogsResult, error) {
-		return nil, failWith
+		return nil, fail()
 	}
 	for _, tc := range []struct {
 		name, follow, logs string
@@ -399,7 +406,9 @@ func TestFollowBadInput(t *testing.T) {
 		{"docker down", "/docker_logs follow", "/docker_logs", dockerops.ErrDockerUnavailable, "Docker is not answering"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
 			failWith = tc.err
+			mu.Unlock()
 			user := admin2 // not in secret-app's allowed_users
 			h.send(admin2.ID, user, tc.follow)
 			followed := rendered(t, h.waitSent(admin2.ID, tc.want))
