@@ -349,6 +349,9 @@ func TestSecondFollowReplacesTheFirst(t *testing.T) {
 	if b := buttons(t, replaced); len(b) != 0 {
 		t.Errorf("the replaced follow keeps buttons %q", b)
 	}
+	// Bad input changes nothing: the running follow goes on.
+	h.send(admin.ID, admin, "/docker_logs nosuch follow")
+	h.waitSent(admin.ID, "Unknown project nosuch.")
 	second.write(t, dockerops.FollowLine{Text: "second goes on"})
 	waitEdit(t, h, admin.ID, secondID, "second goes on")
 	other.write(t, dockerops.FollowLine{Text: "the group's goes on"})
