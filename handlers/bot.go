@@ -133,6 +133,14 @@ type Config struct {
 	AlertFold time.Duration
 	// AlertSweep is how often the store is looked at for alerts without a poke (default 5s).
 	AlertSweep time.Duration
+
+	// FollowInterval is the least time between two edits of a log follow's message
+	// (default 2s): a follow can change its text many times a second, and the
+	// message must stay within Telegram's edit limits and readable.
+	FollowInterval time.Duration
+	// FollowMax is how long a log follow in Telegram lasts (default 10m), timed by
+	// Now; it is not SCAR_FOLLOW_MAX, which bounds the REST follows.
+	FollowMax time.Duration
 }
 
 // Deps are what the bot works with. Deploys may be nil until deploys exist: deploy,
@@ -148,6 +156,9 @@ type Deps struct {
 	// Alerts, when set, turns on alert delivery (a notifier sweeping the store) and
 	// the alert commands; store.DB satisfies it.
 	Alerts AlertStore
+	// Follower, when set, turns on /docker_logs … follow; *dockerops.Service
+	// satisfies it.
+	Follower Follower
 }
 
 // Bot is scar's Telegram bot.
@@ -171,6 +182,9 @@ type Bot struct {
 
 	alertStore AlertStore
 	alerts     *notifier // nil without an alert store
+
+	follower Follower // nil: follows are not available
+	follows  *followRegistry
 
 	// ctx outlives requests: a webhook answers at once and its work goes on after.
 	ctx    context.Context
@@ -215,6 +229,8 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		now:      cfg.Now,
 		confirms: confirm.New(cfg.ConfirmTTL, confirm.WithClock(cfg.Now)),
 		access:   newAccess(cfg.AllowedUsers, cfg.ReadOnlyUsers, cfg.AllowedChats, cfg.Now),
+		follower: deps.Follower,
+		follows:  newFollowRegistry(),
 	}
 	// The one root context of the bot's own work: webhook requests end before their
 	// work does, so that work cannot hang on the request's context. Shutdown cancels it.
@@ -259,6 +275,8 @@ func (c *Config) setDefaults() error {
 		{&c.AlertMaxAge, time.Hour},
 		{&c.AlertFold, 30 * time.Second},
 		{&c.AlertSweep, 5 * time.Second},
+		{&c.FollowInterval, 2 * time.Second},
+		{&c.FollowMax, 10 * time.Minute},
 	}
 	for _, d := range defaults {
 		if *d.v <= 0 {
@@ -362,7 +380,8 @@ func (b *Bot) learnUsername(ctx context.Context) string {
 }
 
 // Shutdown stops taking updates and waits for the work in flight: queued updates,
-// running restarts and their progress messages. When ctx ends first, the work is
+// running restarts and their progress messages. Log follows are ended (their messages
+// say so), as they would otherwise run for minutes. When ctx ends first, the work is
 // cancelled and ctx's error returned.
 func (b *Bot) Shutdown(ctx context.Context) error {
 	b.closing.Store(true)
@@ -370,6 +389,7 @@ func (b *Bot) Shutdown(ctx context.Context) error {
 		b.alerts.stop()
 	}
 	b.queue.close()
+	b.follows.closeAll()
 	done := make(chan struct{})
 	go func() {
 		b.work.Wait()

@@ -61,7 +61,7 @@ func actor(u telego.User, chatID int64) dockerops.Actor {
 // commands lists every command in /help's order.
 var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
-	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50)"},
+	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50); /docker_logs [project] [container] follow shows new lines live for 10 minutes"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
 	{name: "docker_stop", args: "[project] [container...]", help: "stop the project's containers, or the named ones (asks first)", write: true},
 	{name: "docker_start", args: "[project] [container...]", help: "start stopped containers and wait for their health checks", write: true},
@@ -347,6 +347,9 @@ func (b *Bot) status(ctx context.Context, in *request) string {
 }
 
 func (b *Bot) logs(ctx context.Context, in *request) string {
+	if rest, follow := splitFollow(in.cmd.Args); follow {
+		return b.followLogs(ctx, in, rest)
+	}
 	name, lines, err := logsArgs(in.cmd)
 	if err != nil {
 		return "⚠️ " + esc(err.Error())

@@ -129,6 +129,9 @@ func (b *Bot) handleCallback(ctx context.Context, q *telego.CallbackQuery) strin
 	if ok && kind == dataStop {
 		return b.stopDeploy(ctx, q, chatID, token)
 	}
+	if ok && kind == dataFollowStop {
+		return b.stopFollow(ctx, q, chatID, token)
+	}
 	if ok && (kind == dataAlertLogs || kind == dataAlertRestart || kind == dataAlertMute) {
 		return b.alertButton(ctx, q, chatID, kind, token)
 	}

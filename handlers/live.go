@@ -24,6 +24,8 @@ type liveMessage struct {
 	// markupGen counts its changes, so that a change alone is sent too.
 	markup    *telego.InlineKeyboardMarkup
 	markupGen int
+	// every is the least time between two edits.
+	every time.Duration
 
 	wake chan struct{}
 	done chan struct{}
@@ -32,7 +34,17 @@ type liveMessage struct {
 // newLive starts a live message that edits msgID, or sends a new message first when
 // msgID is 0.
 func (b *Bot) newLive(chatID int64, msgID int) *liveMessage {
-	m := &liveMessage{b: b, chatID: chatID, msgID: msgID, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	m := &liveMessage{b: b, chatID: chatID, msgID: msgID, every: b.cfg.EditInterval, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	b.background(m.run)
+	return m
+}
+
+// newLiveMessage starts a new live message that opens with text and markup together
+// (so that its first send carries both) and is edited at most once per every.
+func (b *Bot) newLiveMessage(chatID int64, text string, markup *telego.InlineKeyboardMarkup, every time.Duration) *liveMessage {
+	m := &liveMessage{b: b, chatID: chatID, want: text, markup: markup, markupGen: 1, every: every,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	m.poke()
 	b.background(m.run)
 	return m
 }
@@ -100,7 +112,7 @@ func (m *liveMessage) run(ctx context.Context) {
 			}
 			// Telegram allows a few edits per second per chat at most; progress
 			// rarely needs more than one a second to read well.
-			if sleep(ctx, m.b.cfg.EditInterval) != nil {
+			if sleep(ctx, m.every) != nil {
 				return
 			}
 		}
