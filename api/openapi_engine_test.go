@@ -1,15 +1,21 @@
 package api
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/dockerops"
@@ -145,4 +151,58 @@ func withDeploys(t *testing.T, d *Deps) {
 	d.Ops = dockerops.New(engine, d.Projects.(*projects.Store), d.Metrics, nil, dockerops.WithPollInterval(100*time.Millisecond),
 		dockerops.WithDeploys(engine, files, db, compose))
 	d.Incidents = db
+}
+
+// TestOpenAPIEventStreamMatchesSchemas: the events GET /api/v1/events sends for a
+// container that dies are named as the document says, and their data match the
+// schemas it names.
+func TestOpenAPIEventStreamMatchesSchemas(t *testing.T) {
+	o := loadOpenAPI(t)
+	schemas := o.sseEvents(t, "/api/v1/events", http.MethodGet)
+	cp := dockertest.UniqueName(t, "apidocsse")
+	s, _ := watchedServer(t, cp)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", s.url+"/api/v1/events?project=app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	o.checkStream(t, httptest.NewRequest("GET", "/api/v1/events?project=app", nil), resp)
+	msgs := readSSE(bufio.NewReader(resp.Body))
+
+	s.run(t, cp, "web", "EXIT_AT_START=1") // exits with code 3 on its own: die, and an incident
+	seen := map[string]bool{}
+	for !seen["container"] || !seen["incident"] {
+		var m sseMessage
+		select {
+		case msg, ok := <-msgs:
+			if !ok {
+				t.Fatalf("the stream ended; saw %v", seen)
+			}
+			m = msg
+		case <-time.After(time.Minute):
+			t.Fatalf("no container event and incident within a minute; saw %v", seen)
+		}
+		if m.event == "" {
+			continue // a comment
+		}
+		schema := schemas[m.event]
+		if schema == nil {
+			t.Fatalf("event %q is not among the document's %v", m.event, slices.Collect(maps.Keys(schemas)))
+		}
+		var data any
+		if err := json.Unmarshal([]byte(m.data), &data); err != nil {
+			t.Fatalf("event %s data %q: %v", m.event, m.data, err)
+		}
+		if err := schema.VisitJSON(data, openapi3.EnableJSONSchema2020()); err != nil {
+			t.Errorf("event %s data %s does not match its schema: %v", m.event, m.data, err)
+		}
+		seen[m.event] = true
+	}
 }

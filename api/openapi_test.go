@@ -58,6 +58,24 @@ func loadOpenAPI(tb testing.TB) *openAPI {
 // be documented (IncludeResponseStatus), its content type and body must match.
 func (o *openAPI) check(tb testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	tb.Helper()
+	o.validate(tb, req, status, header, body, false)
+}
+
+// checkStream validates a stream's status and content type; kin-openapi cannot decode
+// text/event-stream, so the caller validates its events by the schemas sseEvents names.
+func (o *openAPI) checkStream(tb testing.TB, req *http.Request, resp *http.Response) {
+	tb.Helper()
+	o.validate(tb, req, resp.StatusCode, resp.Header, nil, true)
+	if resp.StatusCode == http.StatusOK {
+		route, _, _ := o.router.FindRoute(req)
+		if route.Operation.Responses.Status(http.StatusOK).Value.Content.Get(resp.Header.Get("Content-Type")) == nil {
+			tb.Errorf("%s %s answered Content-Type %q, which the document does not describe", req.Method, req.URL, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func (o *openAPI) validate(tb testing.TB, req *http.Request, status int, header http.Header, body []byte, excludeBody bool) {
+	tb.Helper()
 	route, params, err := o.router.FindRoute(req)
 	if err != nil {
 		tb.Fatalf("%s %s is not described: %v", req.Method, req.URL.Path, err)
@@ -66,7 +84,7 @@ func (o *openAPI) check(tb testing.TB, req *http.Request, status int, header htt
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
 		Header:                 header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, ExcludeResponseBody: excludeBody},
 	}
 	in.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
@@ -439,4 +457,48 @@ func schemaKind(s *openapi3.Schema) string {
 		return "string"
 	}
 	return "object"
+}
+
+// sseEvents is what a text/event-stream answer's x-scar-sse-events says: the schema
+// of each event's data, by event name.
+func (o *openAPI) sseEvents(tb testing.TB, path, method string) map[string]*openapi3.Schema {
+	tb.Helper()
+	op := o.doc.Paths.Find(path).GetOperation(method)
+	media := op.Responses.Status(http.StatusOK).Value.Content.Get("text/event-stream")
+	if media == nil {
+		tb.Fatalf("%s %s has no text/event-stream answer", method, path)
+	}
+	names, ok := media.Extensions["x-scar-sse-events"].(map[string]any)
+	if !ok || len(names) == 0 {
+		tb.Fatalf("%s %s: its text/event-stream answer has no x-scar-sse-events", method, path)
+	}
+	out := map[string]*openapi3.Schema{}
+	for event, name := range names {
+		ref := o.doc.Components.Schemas[name.(string)]
+		if ref == nil {
+			tb.Fatalf("%s %s: event %s names schema %v, which components/schemas lacks", method, path, event, name)
+		}
+		out[event] = ref.Value
+	}
+	return out
+}
+
+// TestOpenAPIStreamsNameTheirEvents: every stream the document describes says which
+// events it sends and the schema of each one's data.
+func TestOpenAPIStreamsNameTheirEvents(t *testing.T) {
+	o := loadOpenAPI(t)
+	streams := 0
+	for path, item := range o.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			ok := op.Responses.Status(http.StatusOK)
+			if ok == nil || ok.Value.Content.Get("text/event-stream") == nil {
+				continue
+			}
+			streams++
+			o.sseEvents(t, path, method)
+		}
+	}
+	if streams != 3 {
+		t.Errorf("%d operations answer text/event-stream, want 3: the events, a log follow and a deploy's events", streams)
+	}
 }
