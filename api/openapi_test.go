@@ -102,9 +102,9 @@ func clip(b []byte) string {
 // routeKey is "METHOD /path/{param}", the same for chi and OpenAPI templates.
 func routeKey(method, path string) string { return method + " " + path }
 
-// chiRoutes walks the router NewServer builds (with every optional part on, the
-// Telegram webhook aside: its path is configurable and it speaks Telegram's protocol,
-// so the document leaves it out).
+// chiRoutes walks the router NewServer builds. Every route is registered whatever
+// Deps hold, but for the Telegram webhook, which testDeps leaves out: its path is
+// configurable and it speaks Telegram's protocol, so the document leaves it out too.
 func chiRoutes(tb testing.TB) []string {
 	tb.Helper()
 	d := testDeps(tb, nil)
