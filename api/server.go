@@ -142,6 +142,7 @@ func v1Routes(d Deps) chi.Router {
 	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                                    // the audit log
 	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                            // container events and incidents, Server-Sent Events
 	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                                    // incidents, open first
+	r.Get("/openapi.json", handleOpenAPI())                                                                           // this API's OpenAPI 3.1 description
 	return r
 }
 

@@ -1,0 +1,208 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/scar-dev/scar/deployments"
+	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/internal/dockertest"
+	"github.com/scar-dev/scar/projects"
+	"github.com/scar-dev/scar/store"
+)
+
+// apiCall is one request of TestOpenAPIAnswersOfTheEngine.
+type apiCall struct {
+	method, path, token, body, accept string
+	status                            int
+}
+
+// send makes the call against the server, checks its status and validates the
+// answer against the document; it returns the body.
+func (s *engineServer) send(t *testing.T, o *openAPI, c apiCall) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), c.method, s.url+c.path, strings.NewReader(c.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.accept != "" {
+		req.Header.Set("Accept", c.accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != c.status {
+		t.Fatalf("%s %s answered %d %s, want %d", c.method, c.path, resp.StatusCode, clip(body), c.status)
+	}
+	o.check(t, httptest.NewRequest(c.method, c.path, nil), resp.StatusCode, resp.Header, body)
+	return body
+}
+
+// TestOpenAPIAnswersOfTheEngine: real answers of the JSON routes, over a real
+// dockerops Service on the real engine — status, logs, restart, a dry run, a deploy
+// followed to its end, history, audit, alerts, and errors that need an operation to
+// run — are what the document describes, status and body.
+func TestOpenAPIAnswersOfTheEngine(t *testing.T) {
+	t.Parallel()
+	o := loadOpenAPI(t)
+	cp := dockertest.UniqueName(t, "apidoc")
+	s := newEngineServer(t, cp, func(d *Deps) { withDeploys(t, d) })
+	dockertest.RemoveImagesWhenDone(t, s.cli, cp)
+	id := s.run(t, cp, "web")
+	dockertest.WaitHealth(t, s.cli, id, "healthy", time.Minute)
+
+	for _, c := range []apiCall{
+		{method: "GET", path: "/healthz", status: 200},
+		{method: "GET", path: "/readyz", status: 200},
+		{method: "GET", path: "/metrics", status: 200},
+		{method: "GET", path: "/api/v1/projects", token: readToken, status: 200},
+		{method: "GET", path: "/api/v1/projects/app/status", token: readToken, status: 200},
+		{method: "GET", path: "/api/v1/projects/nosuch/status", token: readToken, status: 404},
+		{method: "GET", path: "/api/v1/projects/app/logs?lines=5", token: readToken, status: 200},
+		{method: "GET", path: "/api/v1/projects/app/logs?lines=5", token: readToken, accept: "text/plain", status: 200},
+		{method: "GET", path: "/api/v1/projects/app/logs?container=nosuch", token: readToken, status: 404},
+		{method: "POST", path: "/api/v1/projects/app/restart", token: fullToken, body: `{"containers": ["web"]}`, status: 200},
+		{method: "POST", path: "/api/v1/projects/app/restart", token: fullToken, body: `{"containers": ["nosuch"]}`, status: 404},
+		{method: "POST", path: "/api/v1/projects/app/deploy", token: readToken, body: `{"dry_run": true}`, status: 200},
+		{method: "POST", path: "/api/v1/projects/app/deploy", token: fullToken, status: 200}, // nothing to deploy
+		{method: "GET", path: "/api/v1/deployments/nosuch", token: readToken, status: 404},
+		{method: "POST", path: "/api/v1/deployments/nosuch/cancel", token: fullToken, status: 404},
+	} {
+		s.send(t, o, c)
+	}
+
+	// A deploy with something to deploy, followed to its end through its record.
+	ws := s.deps.Projects.Current().All()[0].Workspace
+	if err := os.WriteFile(filepath.Join(ws, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.send(t, o, apiCall{method: "POST", path: "/api/v1/projects/app/deploy", token: readToken, body: `{"dry_run": true}`, status: 200})
+	var d dockerops.Deployment
+	body := s.send(t, o, apiCall{method: "POST", path: "/api/v1/projects/app/deploy", token: fullToken, body: `{}`, status: 202})
+	if err := json.Unmarshal(body, &d); err != nil || d.ID == "" {
+		t.Fatalf("deploy answered %s: %v", body, err)
+	}
+	dockertest.WaitFor(t, 2*time.Minute, func() bool {
+		body := s.send(t, o, apiCall{method: "GET", path: "/api/v1/deployments/" + d.ID, token: readToken, status: 200})
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Done()
+	})
+	if d.Status != dockerops.DeploySuccess || len(d.Events) == 0 {
+		t.Fatalf("deploy of one file ended %s with %d events: %+v", d.Status, len(d.Events), d)
+	}
+	s.send(t, o, apiCall{method: "POST", path: "/api/v1/deployments/" + d.ID + "/cancel", token: fullToken, status: 409})
+	s.send(t, o, apiCall{method: "GET", path: "/api/v1/projects/app/deployments", token: readToken, status: 200})
+
+	body = s.send(t, o, apiCall{method: "POST", path: "/api/v1/projects/app/rollback", token: fullToken, status: 202})
+	if err := json.Unmarshal(body, &d); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.WaitFor(t, 2*time.Minute, func() bool {
+		body := s.send(t, o, apiCall{method: "GET", path: "/api/v1/deployments/" + d.ID, token: readToken, status: 200})
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Done()
+	})
+	s.send(t, o, apiCall{method: "GET", path: "/api/v1/projects/app/deployments?limit=5", token: readToken, status: 200})
+	s.send(t, o, apiCall{method: "GET", path: "/api/v1/audit?since=1h", token: fullToken, status: 200})
+	s.send(t, o, apiCall{method: "GET", path: "/api/v1/alerts?project=app", token: readToken, status: 200})
+}
+
+// withDeploys gives the server's Service deploys, as scar serve has them, and the
+// state store as the incidents behind GET /alerts.
+func withDeploys(t *testing.T, d *Deps) {
+	t.Helper()
+	db := d.Audit.(*store.DB)
+	files, err := deployments.New(deployments.Config{StateDir: t.TempDir(), Journal: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := dockerops.NewClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	compose := dockerops.NewCompose(strings.Join(dockertest.ComposeCommand(), " "))
+	d.Ops = dockerops.New(engine, d.Projects.(*projects.Store), d.Metrics, nil, dockerops.WithPollInterval(100*time.Millisecond),
+		dockerops.WithDeploys(engine, files, db, compose))
+	d.Incidents = db
+}
+
+// TestOpenAPIEventStreamMatchesSchemas: the events GET /api/v1/events sends for a
+// container that dies are named as the document says, and their data match the
+// schemas it names.
+func TestOpenAPIEventStreamMatchesSchemas(t *testing.T) {
+	o := loadOpenAPI(t)
+	schemas := o.sseEvents(t, "/api/v1/events", http.MethodGet)
+	cp := dockertest.UniqueName(t, "apidocsse")
+	s, _ := watchedServer(t, cp)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", s.url+"/api/v1/events?project=app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	o.checkStream(t, httptest.NewRequest("GET", "/api/v1/events?project=app", nil), resp)
+	msgs := readSSE(bufio.NewReader(resp.Body))
+
+	s.run(t, cp, "web", "EXIT_AT_START=1") // exits with code 3 on its own: die, and an incident
+	seen := map[string]bool{}
+	for !seen["container"] || !seen["incident"] {
+		var m sseMessage
+		select {
+		case msg, ok := <-msgs:
+			if !ok {
+				t.Fatalf("the stream ended; saw %v", seen)
+			}
+			m = msg
+		case <-time.After(time.Minute):
+			t.Fatalf("no container event and incident within a minute; saw %v", seen)
+		}
+		if m.event == "" {
+			continue // a comment
+		}
+		schema := schemas[m.event]
+		if schema == nil {
+			t.Fatalf("event %q is not among the document's %v", m.event, slices.Collect(maps.Keys(schemas)))
+		}
+		var data any
+		if err := json.Unmarshal([]byte(m.data), &data); err != nil {
+			t.Fatalf("event %s data %q: %v", m.event, m.data, err)
+		}
+		if err := schema.VisitJSON(data, openapi3.EnableJSONSchema2020()); err != nil {
+			t.Errorf("event %s data %s does not match its schema: %v", m.event, m.data, err)
+		}
+		seen[m.event] = true
+	}
+}
