@@ -126,6 +126,7 @@ func v1Routes(d Deps) chi.Router {
 	r.Get("/projects", handleProjects(d.Projects, audit))                                                     // list projects
 	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
 	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                // logs, JSON or text/plain, streamed
+	r.Get("/projects/{project}/stats", handleStats(d.Ops, audit))                                             // CPU, memory, network, block I/O and PIDs per container
 	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
 	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                          // plan (dry_run, any token) or start a deploy (full token)
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
