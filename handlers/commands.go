@@ -62,6 +62,7 @@ func actor(u telego.User, chatID int64) dockerops.Actor {
 var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
 	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50)"},
+	{name: "docker_stats", args: "[project]", help: "CPU, memory, network, disk I/O and PIDs of each container"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
 	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},
@@ -196,6 +197,8 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 		return b.status(ctx, in)
 	case "docker_logs":
 		return b.logs(ctx, in)
+	case "docker_stats":
+		return b.stats(ctx, in)
 	case "docker_restart":
 		return b.askRestart(ctx, in)
 	case "docker_deploy":
