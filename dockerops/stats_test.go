@@ -212,7 +212,7 @@ type cliStats struct {
 }
 
 // dockerStats runs docker stats --no-stream for the named containers.
-func dockerStats(t *testing.T, names ...string) map[string]cliStats {
+func dockerStats(t testing.TB, names ...string) map[string]cliStats {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -240,7 +240,7 @@ func dockerStats(t *testing.T, names ...string) map[string]cliStats {
 	return got
 }
 
-func parseCLIPercent(t *testing.T, s string) float64 {
+func parseCLIPercent(t testing.TB, s string) float64 {
 	t.Helper()
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 	if err != nil {
@@ -250,7 +250,7 @@ func parseCLIPercent(t *testing.T, s string) float64 {
 }
 
 // parseCLIPair reads "1.5MiB / 7.7GiB" or "1.2kB / 0B".
-func parseCLIPair(t *testing.T, s string) (float64, float64) {
+func parseCLIPair(t testing.TB, s string) (float64, float64) {
 	t.Helper()
 	a, b, ok := strings.Cut(s, " / ")
 	if !ok {
@@ -261,7 +261,7 @@ func parseCLIPair(t *testing.T, s string) (float64, float64) {
 
 // parseCLISize reads the CLI's sizes: binary units for memory (go-units BytesSize),
 // decimal ones for network and block I/O (HumanSizeWithPrecision).
-func parseCLISize(t *testing.T, s string) float64 {
+func parseCLISize(t testing.TB, s string) float64 {
 	t.Helper()
 	units := []struct {
 		suffix string
