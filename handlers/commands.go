@@ -18,7 +18,7 @@ import (
 	"github.com/scar-dev/scar/store"
 )
 
-// readTimeout bounds the commands that only read (status, logs, history, audit).
+// readTimeout bounds the commands that only read (status, logs, stats, history, audit).
 const readTimeout = time.Minute
 
 // commandSpec describes one command: who may run it and what /help says of it.
