@@ -129,6 +129,7 @@ func v1Routes(d Deps) chi.Router {
 	r.Get("/projects", handleProjects(d.Projects, audit))                                                                   // list projects
 	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                                         // status as JSON
 	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                              // logs, JSON or text/plain, streamed
+	r.Get("/projects/{project}/stats", handleStats(d.Ops, audit))                                                           // CPU, memory, network, block I/O and PIDs per container
 	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))                  // restart all or named containers
 	r.With(requireFull(audit, "stop")).Post("/projects/{project}/stop", handleStopStart(d.Ops, audit, dockerops.OpStop))    // stop all or named containers
 	r.With(requireFull(audit, "start")).Post("/projects/{project}/start", handleStopStart(d.Ops, audit, dockerops.OpStart)) // start them again, waiting for health

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -78,8 +79,8 @@ func TestEveryScarMetricIsOnTheDashboard(t *testing.T) {
 	}
 }
 
-// scrape serves /metrics as cmd/scar does (scar's collectors, Go's and the process's
-// on one registry, behind api.NewServer) and returns the names of the series served.
+// scrape serves /metrics as cmd/scar does (scar's collectors, the per-container ones,
+// Go's and the process's on one registry, behind api.NewServer) and returns the names of the series served.
 // A vector has no series until a label set is used, and a histogram shows its
 // _bucket, _sum and _count only once observed: every scar vector gets one observation
 // first, so that what is checked is the set of metrics scar can serve.
@@ -89,6 +90,10 @@ func scrape(t *testing.T) map[string]bool {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, "test")
 	observeAll(t, m)
+	// The per-container series of SCAR_CONTAINER_METRICS, from one running container.
+	reg.MustRegister(metrics.NewContainerCollector(func(context.Context) ([]metrics.ContainerSample, error) {
+		return []metrics.ContainerSample{{Project: "x", Container: "x-web-1", Service: "web", Found: true, Running: true, Health: "healthy"}}, nil
+	}, time.Minute, nil))
 
 	srv := httptest.NewServer(api.NewServer(api.Deps{
 		Logger:         slog.New(slog.DiscardHandler),

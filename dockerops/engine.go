@@ -15,13 +15,14 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Engine is the part of the Docker Engine API that status, logs and restart use.
+// Engine is the part of the Docker Engine API that status, logs, restart and stats use.
 // *client.Client satisfies it.
 type Engine interface {
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	ContainerLogs(ctx context.Context, id string, options client.ContainerLogsOptions) (client.ContainerLogsResult, error)
 	ContainerRestart(ctx context.Context, id string, options client.ContainerRestartOptions) (client.ContainerRestartResult, error)
+	ContainerStats(ctx context.Context, id string, options client.ContainerStatsOptions) (client.ContainerStatsResult, error)
 	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
 }
 

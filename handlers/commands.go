@@ -18,7 +18,7 @@ import (
 	"github.com/scar-dev/scar/store"
 )
 
-// readTimeout bounds the commands that only read (status, logs, history, audit).
+// readTimeout bounds the commands that only read (status, logs, stats, history, audit).
 const readTimeout = time.Minute
 
 // commandSpec describes one command: who may run it and what /help says of it.
@@ -62,6 +62,7 @@ func actor(u telego.User, chatID int64) dockerops.Actor {
 var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
 	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50); /docker_logs [project] [container] follow shows new lines live for 10 minutes"},
+	{name: "docker_stats", args: "[project]", help: "CPU, memory, network, disk I/O and PIDs of each container"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
 	{name: "docker_stop", args: "[project] [container...]", help: "stop the project's containers, or the named ones (asks first)", write: true},
 	{name: "docker_start", args: "[project] [container...]", help: "start stopped containers and wait for their health checks", write: true},
@@ -198,6 +199,8 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 		return b.status(ctx, in)
 	case "docker_logs":
 		return b.logs(ctx, in)
+	case "docker_stats":
+		return b.stats(ctx, in)
 	case "docker_restart":
 		return b.askRestart(ctx, in)
 	case "docker_stop":

@@ -40,6 +40,9 @@ type config struct {
 	TrustedProxies []string `env:"SCAR_TRUSTED_PROXIES"`
 	ComposeCommand string   `env:"SCAR_COMPOSE_COMMAND"`
 	LogFormat      string   `env:"SCAR_LOG_FORMAT" envDefault:"json"`
+	// ContainerMetrics adds per-container series of the configured projects to
+	// /metrics, read from the engine at scrape time (containerMetricsTimeout).
+	ContainerMetrics bool `env:"SCAR_CONTAINER_METRICS"`
 	// Retention is how long history, events and the audit log are kept (retention.go).
 	Retention string `env:"SCAR_RETENTION" envDefault:"90d"`
 

@@ -347,6 +347,9 @@ func TestFaultEndpointAllowlist(t *testing.T) {
 		if resp, v := s.call(t, "GET", api+"/logs?lines=5", ""); resp.StatusCode != 200 {
 			t.Fatalf("logs of %s: %d %v", name, resp.StatusCode, v)
 		}
+		if resp, v := s.call(t, "GET", api+"/stats", ""); resp.StatusCode != 200 {
+			t.Fatalf("stats of %s: %d %v", name, resp.StatusCode, v)
+		}
 		if resp, v := s.call(t, "POST", api+"/restart", ""); resp.StatusCode != 200 || v["ok"] != true {
 			t.Fatalf("restart of %s: %d %v", name, resp.StatusCode, v)
 		}

@@ -75,6 +75,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithDockerHost(docker.DaemonHost()),
 		dockerops.WithMutes(db),
 	)
+	if cfg.ContainerMetrics {
+		reg.MustRegister(containerCollector(ops, projectStore, logger))
+	}
 	warnMisconfigured(ctx, projectStore.All(), logger)
 	// A deploy that a crash cut short is undone before anything else runs.
 	if err := ops.Recover(ctx); err != nil {

@@ -25,6 +25,8 @@
 //	                "5s": a new version that passes a deploy's gate and fails later
 //	EXIT_FILE       while serving, once this file exists the app exits with code 3
 //	                by itself (a crash on demand, after restarts and deploys)
+//	BURN_CPU        while serving, this many goroutines spin, each keeping a core
+//	                busy: a container whose CPU % tests can compare with docker stats
 package main
 
 import (
@@ -102,6 +104,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return err
 	}
 	exitFile := exitWhenFileAppears(ctx, getenv("EXIT_FILE"))
+	if err := burnCPU(ctx, getenv("BURN_CPU")); err != nil {
+		return err
+	}
 	stopServing := make(chan struct{})
 	var why exitError
 	go func() {
@@ -151,6 +156,24 @@ func exitWhenFileAppears(ctx context.Context, path string) <-chan struct{} {
 		}
 	}()
 	return appeared
+}
+
+// burnCPU starts n (from BURN_CPU) goroutines that spin until ctx ends.
+func burnCPU(ctx context.Context, v string) error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("BURN_CPU=%q: want a count of goroutines", v)
+	}
+	for range n {
+		go func() {
+			for ctx.Err() == nil {
+			}
+		}()
+	}
+	return nil
 }
 
 // jobExitCode is the code a one-shot job exits with, from EXIT_CODE_FILE or

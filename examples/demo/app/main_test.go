@@ -77,6 +77,15 @@ func TestRunRejectsABadLineCount(t *testing.T) {
 	}
 }
 
+func TestRunRejectsABadBurnCount(t *testing.T) {
+	for _, v := range []string{"lots", "-1"} {
+		env := map[string]string{"BURN_CPU": v, "PORT": "0"}
+		if err := run(nil, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "BURN_CPU") {
+			t.Errorf("BURN_CPU=%s: err = %v, want one naming BURN_CPU", v, err)
+		}
+	}
+}
+
 func TestStartLines(t *testing.T) {
 	tests := []struct {
 		name       string
