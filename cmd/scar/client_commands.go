@@ -79,7 +79,6 @@ Lists the project's deploys and rollbacks, newest first.
 	},
 }
 
-
 // printJSON writes v as the server does: indented, one value.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
