@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,11 +81,11 @@ func TestClientCommandsOnTheEngine(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, st.stdout)
 		}
 	}
-	st = scarClient(t, s, readToken, "status", f.name, "--json")
-	st.want(t, "status --json", 0)
+	stJSON := scarClient(t, s, readToken, "status", f.name, "--json")
+	stJSON.want(t, "status --json", 0)
 	var status dockerops.ProjectStatus
-	if err := json.Unmarshal([]byte(st.stdout), &status); err != nil || len(status.Containers) != 2 || status.Project != f.name {
-		t.Errorf("status --json: %v %+v\n%s", err, status, st.stdout)
+	if err := json.Unmarshal([]byte(stJSON.stdout), &status); err != nil || len(status.Containers) != 2 || status.Project != f.name {
+		t.Errorf("status --json: %v %+v\n%s", err, status, stJSON.stdout)
 	}
 
 	wrong := scarClient(t, s, "not-the-token-0123456789", "status")
@@ -132,10 +133,14 @@ func TestClientCommandsOnTheEngine(t *testing.T) {
 	dep := scarClient(t, s, e2eToken, "deploy", f.name, "--yes")
 	dep.want(t, "deploy --yes", 0)
 	t.Logf("scar deploy --yes, piped:\n%s", dep.stdout)
-	for _, stage := range []string{"plan", "sync", "health", "succeeded in"} {
-		if !strings.Contains(dep.stdout, stage) {
-			t.Errorf("deploy output lacks %q:\n%s", stage, dep.stdout)
+	// One line per stage event, with the seconds since the deploy began.
+	for _, stage := range []string{"sync", "apply", "health", "done"} {
+		if !regexp.MustCompile(`(?m)^ +\d+\.\ds  ` + stage + ` +\S`).MatchString(dep.stdout) {
+			t.Errorf("deploy output has no line of stage %s:\n%s", stage, dep.stdout)
 		}
+	}
+	if !strings.Contains(dep.stdout, "succeeded in") {
+		t.Errorf("deploy output does not say it succeeded:\n%s", dep.stdout)
 	}
 	if strings.Contains(dep.stdout, "\r") || strings.Contains(dep.stdout, "\033") {
 		t.Errorf("piped deploy output has terminal controls:\n%q", dep.stdout)

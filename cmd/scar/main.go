@@ -4,7 +4,9 @@
 // Start here: run parses the command line (this file) and reads the environment
 // (config.go), then serve (serve.go) builds every dependency — projects file, state
 // store, Docker client, operations, Telegram bot, HTTP server — and runs until SIGINT
-// or SIGTERM. check (check.go) validates the same configuration without serving.
+// or SIGTERM. check (check.go) validates the same configuration without serving. The
+// client commands (status, logs, restart, stop, start, deploy, rollback, history, in
+// client*.go) talk to a running scar through its REST API with the apiclient package.
 package main
 
 import (
