@@ -300,3 +300,28 @@ func TestClientExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusAndProgressFormats(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		45 * time.Second: "45s", 12*time.Minute + 3*time.Second: "12m",
+		3*time.Hour + 5*time.Minute: "3h5m", 52 * time.Hour: "2d4h",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+	start := time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		ev   dockerops.Event
+		want string
+	}{
+		{dockerops.Event{Time: start.Add(3200 * time.Millisecond), Stage: "build", Message: "building web"}, "   3.2s  build    building web"},
+		{dockerops.Event{Time: start.Add(time.Second), Stage: "health", Container: "web", Message: "unhealthy",
+			Result: &dockerops.ContainerResult{Error: "its health check failed"}}, "   1.0s  health   web: unhealthy [FAILED its health check failed]"},
+		{dockerops.Event{Stage: "done", Message: "web: ok", Container: "web", Result: &dockerops.ContainerResult{OK: true, State: "running"}}, "   0.0s  done     web: ok [ok running]"},
+	} {
+		if got := eventLine(tc.ev, start); got != tc.want {
+			t.Errorf("eventLine = %q, want %q", got, tc.want)
+		}
+	}
+}
