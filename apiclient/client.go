@@ -32,7 +32,8 @@ type Error struct {
 	// Message is the server's message, written for a person.
 	Message string
 
-	// result is, with code restart_failed, the per-container result beside the error.
+	// result is, with code restart_failed, stop_failed or start_failed, the
+	// per-container result beside the error.
 	result *dockerops.RestartResult
 }
 
@@ -148,7 +149,7 @@ func errorFrom(resp *http.Response) *Error {
 	e := &Error{Status: resp.StatusCode}
 	if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {
 		e.Code, e.Message = body.Error.Code, body.Error.Message
-		if e.Code == codeRestartFailed {
+		if containersFailed(e.Code) {
 			var res dockerops.RestartResult
 			if json.Unmarshal(b, &res) == nil {
 				e.result = &res

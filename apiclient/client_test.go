@@ -225,20 +225,24 @@ func TestDeployPlanAndNothingToDo(t *testing.T) {
 	}
 }
 
-// TestRestartFailureGivesTheResultAndTheError: 500 restart_failed carries the
-// per-container result; Restart returns both.
-func TestRestartFailureGivesTheResultAndTheError(t *testing.T) {
+// TestFailedContainersGiveTheResultAndTheError: 500 restart_failed (stop_failed,
+// start_failed) carries the per-container result; the method returns both.
+func TestFailedContainersGiveTheResultAndTheError(t *testing.T) {
 	c, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		op := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 		writeJSON(w, 500, `{"project": "demo", "ok": false, "containers": [{"name": "web", "ok": false, "state": "exited", "health": "none", "error": "exited with code 3"}], "duration_ms": 1200,
-			"error": {"code": "restart_failed", "message": "restart of demo: 1 of 1 containers did not come back: web: exited with code 3"}}`)
+			"error": {"code": "`+op+`_failed", "message": "`+op+` of demo: 1 of 1 containers did not come back: web: exited with code 3"}}`)
 	})
-	res, err := c.Restart(context.Background(), "demo")
-	var apiErr *Error
-	if !errors.As(err, &apiErr) || apiErr.Code != "restart_failed" || apiErr.Status != 500 {
-		t.Fatalf("Restart: %v, want restart_failed", err)
-	}
-	if res == nil || res.OK || len(res.Containers) != 1 || res.Containers[0].Error != "exited with code 3" {
-		t.Fatalf("Restart result: %+v, want the failed container", res)
+	ops := map[string]func(context.Context, string, ...string) (*dockerops.RestartResult, error){"restart": c.Restart, "stop": c.Stop, "start": c.Start}
+	for op, call := range ops {
+		res, err := call(context.Background(), "demo")
+		var apiErr *Error
+		if !errors.As(err, &apiErr) || apiErr.Code != op+"_failed" || apiErr.Status != 500 {
+			t.Fatalf("%s: %v, want %s_failed", op, err, op)
+		}
+		if res == nil || res.OK || len(res.Containers) != 1 || res.Containers[0].Error != "exited with code 3" {
+			t.Fatalf("%s result: %+v, want the failed container", op, res)
+		}
 	}
 }
 

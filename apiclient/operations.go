@@ -118,7 +118,7 @@ func (c *Client) Start(ctx context.Context, project string, containers ...string
 }
 
 // containersOp posts a restart, stop or start. Its failure answer carries the
-// per-container result beside the error, so it is read here rather than by send.
+// per-container result beside the error (errorFrom keeps it).
 func (c *Client) containersOp(ctx context.Context, project, op string, containers []string) (*dockerops.RestartResult, error) {
 	req, err := c.request(ctx, http.MethodPost, projectPath(project, op), nil, containersBody{Containers: containers})
 	if err != nil {
@@ -126,7 +126,7 @@ func (c *Client) containersOp(ctx context.Context, project, op string, container
 	}
 	resp, err := c.send(req)
 	var apiErr *Error
-	if errors.As(err, &apiErr) && apiErr.Code == codeRestartFailed {
+	if errors.As(err, &apiErr) && apiErr.result != nil {
 		return apiErr.result, err
 	}
 	if err != nil {
@@ -140,9 +140,16 @@ func (c *Client) containersOp(ctx context.Context, project, op string, container
 	return &res, nil
 }
 
-// codeRestartFailed is the server's code of a restart (stop, start) in which a
-// container did not end as asked; its answer holds the per-container result.
-const codeRestartFailed = "restart_failed"
+// containersFailed reports whether code is the server's code of a restart, stop or
+// start in which a container did not end as asked (restart_failed, stop_failed,
+// start_failed): its answer holds the per-container result.
+func containersFailed(code string) bool {
+	switch code {
+	case "restart_failed", "stop_failed", "start_failed":
+		return true
+	}
+	return false
+}
 
 // Plan is the answer of a deploy's dry run.
 type Plan struct {
