@@ -4,7 +4,9 @@
 // Start here: run parses the command line (this file) and reads the environment
 // (config.go), then serve (serve.go) builds every dependency — projects file, state
 // store, Docker client, operations, Telegram bot, HTTP server — and runs until SIGINT
-// or SIGTERM. check (check.go) validates the same configuration without serving.
+// or SIGTERM. check (check.go) validates the same configuration without serving. The
+// client commands (status, logs, restart, stop, start, deploy, rollback, history, in
+// client*.go) talk to a running scar through its REST API with the apiclient package.
 package main
 
 import (
@@ -29,10 +31,21 @@ func main() {
 }
 
 const usage = `usage: scar [serve | check | version] [-h]
+       scar status|logs|restart|stop|start|deploy|rollback|history [project] [flags]
 
   serve    run the HTTP server, REST API and Telegram bot (the default)
   check    validate the environment and projects file, ping Docker and Telegram
   version  print the version and the commit it was built from
+
+The client, talking to a running scar at SCAR_URL (http://127.0.0.1:8080) with
+SCAR_TOKEN (or --url, --token):
+
+  status    containers, health, uptime, ports, restarts
+  logs      a container's last lines; -f follows them
+  restart   restart containers and wait for their health (stop, start alike)
+  deploy    show the plan, confirm, deploy and show each stage
+  rollback  undo the last deploy
+  history   the deploys and rollbacks
 
 Configuration comes from SCAR_* environment variables; see the README.
 Each command takes -h for its own help.
@@ -63,13 +76,18 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-// exitCode is the process's exit status for run's error.
+// exitCode is the process's exit status for run's error: 2 for a usage error, the
+// client's own codes (client.go), else 1.
 func exitCode(err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
-		return 2
+		return exitUsage
 	}
-	return 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailed
 }
 
 // run is the whole program; main only hands it the process's context and streams.
@@ -84,6 +102,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	}
+	if c, ok := clientCommands[cmd]; ok {
+		return runClient(ctx, cmd, c, args, environ, processIO(stdout, stderr))
 	}
 	help, known := subcommands[cmd]
 	if !known {
