@@ -25,6 +25,9 @@
 //	                "5s": a new version that passes a deploy's gate and fails later
 //	EXIT_FILE       while serving, once this file exists the app exits with code 3
 //	                by itself (a crash on demand, after restarts and deploys)
+//	TICK_EVERY      while serving, write "tick N <time written, RFC 3339 with
+//	                nanoseconds>" to stdout at this interval, e.g. "100ms": lines
+//	                that a log follow can wait for and time
 package main
 
 import (
@@ -102,6 +105,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return err
 	}
 	exitFile := exitWhenFileAppears(ctx, getenv("EXIT_FILE"))
+	if err := tick(ctx, getenv("TICK_EVERY"), stdout); err != nil {
+		return err
+	}
 	stopServing := make(chan struct{})
 	var why exitError
 	go func() {
@@ -151,6 +157,31 @@ func exitWhenFileAppears(ctx context.Context, path string) <-chan struct{} {
 		}
 	}()
 	return appeared
+}
+
+// tick writes a numbered line with the time it was written every interval (a
+// duration such as "100ms") until ctx ends; with no interval it does nothing.
+func tick(ctx context.Context, every string, stdout io.Writer) error {
+	if every == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(every)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("TICK_EVERY=%q: want a positive duration", every)
+	}
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fmt.Fprintf(stdout, "tick %d %s\n", n, time.Now().UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}()
+	return nil
 }
 
 // jobExitCode is the code a one-shot job exits with, from EXIT_CODE_FILE or
