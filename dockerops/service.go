@@ -69,6 +69,10 @@ type Service struct {
 	watcher *Watcher
 	// bakes are the watches of deploys after their gate (bake.go).
 	bakes bakery
+	// followBuffer and followStall bound a log follow's reader (WithFollowBuffer);
+	// 0 means the defaults.
+	followBuffer int
+	followStall  time.Duration
 }
 
 // Option configures a Service.
