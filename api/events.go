@@ -59,22 +59,7 @@ func handleEvents(p Projects, events Events, keepAlive time.Duration, stop <-cha
 		feed, cancel := events.Subscribe(project)
 		defer cancel()
 
-		rc := http.NewResponseController(w)
-		// The stream outlives the server's write timeout; each write gets its own.
-		_ = rc.SetWriteDeadline(time.Time{})
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-		h.Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusOK)
-		send := func(b []byte) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(keepAlive + 10*time.Second))
-			if _, err := w.Write(b); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
-		}
+		send := startStream(w, "text/event-stream", keepAlive+10*time.Second)
 		if !send([]byte(": scar event stream; a comment every " + keepAlive.String() + " keeps it alive\n\n")) {
 			return
 		}
@@ -101,6 +86,30 @@ func handleEvents(p Projects, events Events, keepAlive time.Duration, stop <-cha
 				}
 			}
 		}
+	}
+}
+
+// startStream answers 200 with a stream of contentType, unbuffered by proxies, and
+// returns the function that writes and flushes each piece of it. The stream outlives
+// the server's write timeout; each piece gets writeTimeout instead, so that a client
+// that stopped reading cannot hold the handler beyond it. send reports false once a
+// write failed: the client is gone.
+func startStream(w http.ResponseWriter, contentType string, writeTimeout time.Duration) (send func([]byte) bool) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush() // the client knows the stream is open before its first piece
+	return func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	}
 }
 

@@ -74,7 +74,13 @@ type Deps struct {
 	// EventsKeepAlive is how often an idle event stream sends a comment; 0 means
 	// DefaultEventsKeepAlive.
 	EventsKeepAlive time.Duration
-	// Stop, closed when scar begins to shut down, ends the event streams, which
+	// Follows starts the log follows of GET /projects/{project}/logs?follow=true; nil
+	// means Ops when it can (a *dockerops.Service can).
+	Follows LogFollower
+	// FollowMax is how long one follow lasts at most (SCAR_FOLLOW_MAX); 0 means
+	// dockerops.DefaultFollowMax.
+	FollowMax time.Duration
+	// Stop, closed when scar begins to shut down, ends the event streams and follows, which
 	// http.Server.Shutdown would otherwise wait for. nil: they end with their clients.
 	Stop <-chan struct{}
 }
@@ -92,6 +98,12 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.EventsKeepAlive <= 0 {
 		d.EventsKeepAlive = DefaultEventsKeepAlive
+	}
+	if d.Follows == nil {
+		d.Follows, _ = d.Ops.(LogFollower)
+	}
+	if d.FollowMax <= 0 {
+		d.FollowMax = dockerops.DefaultFollowMax
 	}
 	r := chi.NewRouter()
 	r.Use(requestID)
@@ -123,18 +135,18 @@ func v1Routes(d Deps) chi.Router {
 	audit := newAuditLog(d.Audit, d.Logger)
 	r.Use(requireToken(d.Tokens, audit))
 	r.Use(limitInFlight(newTokenLimiter(d.MaxInFlightPerToken)))
-	r.Get("/projects", handleProjects(d.Projects, audit))                                                     // list projects
-	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                           // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                // logs, JSON or text/plain, streamed
-	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))    // restart all or named containers
-	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                          // plan (dry_run, any token) or start a deploy (full token)
-	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit)) // undo the last deploy
-	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                     // deploy history
-	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                       // one deploy with its events
-	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))         // cancel a running deploy: it rolls back
-	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                            // the audit log
-	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                    // container events and incidents, Server-Sent Events
-	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                            // incidents, open first
+	r.Get("/projects", handleProjects(d.Projects, audit))                                                                         // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                                               // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, d.Follows, d.FollowMax, d.EventsKeepAlive, d.Stop, audit, d.MaxLogBytes)) // logs, JSON or text/plain; ?follow=true streams new lines (logs_follow.go)
+	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))                        // restart all or named containers
+	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, audit))                                                              // plan (dry_run, any token) or start a deploy (full token)
+	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, audit))                     // undo the last deploy
+	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                                         // deploy history
+	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                                           // one deploy with its events
+	r.With(requireFull(audit, "cancel")).Post("/deployments/{id}/cancel", handleCancel(d.Ops, audit))                             // cancel a running deploy: it rolls back
+	r.With(requireFull(audit, "audit")).Get("/audit", handleAudit(d.Audit, audit))                                                // the audit log
+	r.Get("/events", handleEvents(d.Projects, d.Events, d.EventsKeepAlive, d.Stop, audit))                                        // container events and incidents, Server-Sent Events
+	r.Get("/alerts", handleAlerts(d.Projects, d.Incidents, audit))                                                                // incidents, open first
 	return r
 }
 
