@@ -62,20 +62,18 @@ func handleStatus(ops Operations, audit *auditLog) http.HandlerFunc {
 	}
 }
 
-func handleLogs(ops Operations, audit *auditLog, maxBytes int) http.HandlerFunc {
+func handleLogs(ops Operations, follows LogFollower, followMax, keepAlive time.Duration, stop <-chan struct{}, audit *auditLog, maxBytes int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
-		q := r.URL.Query()
-		req := dockerops.LogsRequest{Container: q.Get("container"), Since: q.Get("since"), Grep: q.Get("grep"), MaxBytes: maxBytes}
-		if s := q.Get("lines"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > dockerops.MaxLogLines {
-				err := badQuery(fmt.Sprintf("lines: %q is not a whole number from 1 to %d", s, dockerops.MaxLogLines))
-				audit.record(r, "logs", project, err, "")
-				writeError(w, err)
-				return
-			}
-			req.Lines = n
+		req, follow, err := logsRequest(r, maxBytes)
+		if err != nil {
+			audit.record(r, "logs", project, err, "")
+			writeError(w, err)
+			return
+		}
+		if follow {
+			followLogs(w, r, follows, dockerops.FollowRequest{LogsRequest: req, MaxDuration: followMax}, keepAlive, stop, audit)
+			return
 		}
 		res, err := ops.Logs(r.Context(), project, req)
 		audit.record(r, "logs", project, err, req.Container)
@@ -85,6 +83,28 @@ func handleLogs(ops Operations, audit *auditLog, maxBytes int) http.HandlerFunc 
 		}
 		writeLogs(w, r, res, maxBytes)
 	}
+}
+
+// logsRequest reads the query of GET /projects/{project}/logs: the request, and
+// whether it asks to follow.
+func logsRequest(r *http.Request, maxBytes int) (dockerops.LogsRequest, bool, error) {
+	q := r.URL.Query()
+	req := dockerops.LogsRequest{Container: q.Get("container"), Since: q.Get("since"), Grep: q.Get("grep"), MaxBytes: maxBytes}
+	if s := q.Get("lines"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > dockerops.MaxLogLines {
+			return req, false, badQuery(fmt.Sprintf("lines: %q is not a whole number from 1 to %d", s, dockerops.MaxLogLines))
+		}
+		req.Lines = n
+	}
+	follow := false
+	if s := q.Get("follow"); s != "" {
+		var err error
+		if follow, err = strconv.ParseBool(s); err != nil {
+			return req, false, badQuery(fmt.Sprintf("follow: %q is neither true nor false", s))
+		}
+	}
+	return req, follow, nil
 }
 
 // wantsText reports whether the client asked for text/plain over JSON.

@@ -77,7 +77,13 @@ type Deps struct {
 	// Deploys follows deploys and rollbacks: GET /deployments/{id}/events and
 	// ?wait=true of a deploy or rollback; nil answers those 503.
 	Deploys DeploymentFollower
-	// Stop, closed when scar begins to shut down, ends the event streams, which
+	// Follows starts the log follows of GET /projects/{project}/logs?follow=true; nil
+	// means Ops when it can (a *dockerops.Service can).
+	Follows LogFollower
+	// FollowMax is how long one follow lasts at most (SCAR_FOLLOW_MAX); 0 means
+	// dockerops.DefaultFollowMax.
+	FollowMax time.Duration
+	// Stop, closed when scar begins to shut down, ends the event streams and follows, which
 	// http.Server.Shutdown would otherwise wait for. nil: they end with their clients.
 	Stop <-chan struct{}
 }
@@ -95,6 +101,12 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.EventsKeepAlive <= 0 {
 		d.EventsKeepAlive = DefaultEventsKeepAlive
+	}
+	if d.Follows == nil {
+		d.Follows, _ = d.Ops.(LogFollower)
+	}
+	if d.FollowMax <= 0 {
+		d.FollowMax = dockerops.DefaultFollowMax
 	}
 	r := chi.NewRouter()
 	r.Use(requestID)
@@ -126,13 +138,13 @@ func v1Routes(d Deps) chi.Router {
 	audit := newAuditLog(d.Audit, d.Logger)
 	r.Use(requireToken(d.Tokens, audit))
 	r.Use(limitInFlight(newTokenLimiter(d.MaxInFlightPerToken)))
-	r.Get("/projects", handleProjects(d.Projects, audit))                                                                   // list projects
-	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                                         // status as JSON
-	r.Get("/projects/{project}/logs", handleLogs(d.Ops, audit, d.MaxLogBytes))                                              // logs, JSON or text/plain, streamed
-	r.Get("/projects/{project}/stats", handleStats(d.Ops, audit))                                                           // CPU, memory, network, block I/O and PIDs per container
-	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))                  // restart all or named containers
-	r.With(requireFull(audit, "stop")).Post("/projects/{project}/stop", handleStopStart(d.Ops, audit, dockerops.OpStop))    // stop all or named containers
-	r.With(requireFull(audit, "start")).Post("/projects/{project}/start", handleStopStart(d.Ops, audit, dockerops.OpStart)) // start them again, waiting for health
+	r.Get("/projects", handleProjects(d.Projects, audit))                                                                         // list projects
+	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                                               // status as JSON
+	r.Get("/projects/{project}/logs", handleLogs(d.Ops, d.Follows, d.FollowMax, d.EventsKeepAlive, d.Stop, audit, d.MaxLogBytes)) // logs, JSON or text/plain; ?follow=true streams new lines (logs_follow.go)
+	r.Get("/projects/{project}/stats", handleStats(d.Ops, audit))                                                                 // CPU, memory, network, block I/O and PIDs per container
+	r.With(requireFull(audit, "restart")).Post("/projects/{project}/restart", handleRestart(d.Ops, audit))                        // restart all or named containers
+	r.With(requireFull(audit, "stop")).Post("/projects/{project}/stop", handleStopStart(d.Ops, audit, dockerops.OpStop))          // stop all or named containers
+	r.With(requireFull(audit, "start")).Post("/projects/{project}/start", handleStopStart(d.Ops, audit, dockerops.OpStart))       // start them again, waiting for health
 	follow := deployFollow{follower: d.Deploys, keepAlive: d.EventsKeepAlive, stop: d.Stop}
 	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, follow, audit))                                          // plan (dry_run, any token) or start a deploy (full token); ?wait=true answers at its end
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, follow, audit)) // undo the last deploy; ?wait=true answers at its end

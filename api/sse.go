@@ -11,33 +11,40 @@ import (
 // sseStream is a Server-Sent Events answer under way: the event streams (GET /events,
 // GET /deployments/{id}/events) write through it.
 type sseStream struct {
-	w         http.ResponseWriter
-	rc        *http.ResponseController
-	keepAlive time.Duration
+	// send writes and flushes one piece; false when the client is gone.
+	send func([]byte) bool
 }
 
 // startSSE sends the headers of an event stream and its first comment, which says how
 // often a comment keeps it alive. The stream outlives the server's write timeout:
 // each write gets its own deadline instead.
 func startSSE(w http.ResponseWriter, keepAlive time.Duration, name string) (*sseStream, bool) {
-	s := &sseStream{w: w, rc: http.NewResponseController(w), keepAlive: keepAlive}
-	_ = s.rc.SetWriteDeadline(time.Time{})
+	s := &sseStream{send: startStream(w, "text/event-stream", keepAlive+10*time.Second)}
+	return s, s.comment("scar " + name + "; a comment every " + keepAlive.String() + " keeps it alive")
+}
+
+// startStream answers 200 with a stream of contentType, unbuffered by proxies, and
+// returns the function that writes and flushes each piece of it. The stream outlives
+// the server's write timeout; each piece gets writeTimeout instead, so that a client
+// that stopped reading cannot hold the handler beyond it. send reports false once a
+// write failed: the client is gone.
+func startStream(w http.ResponseWriter, contentType string, writeTimeout time.Duration) (send func([]byte) bool) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	return s, s.comment("scar " + name + "; a comment every " + keepAlive.String() + " keeps it alive")
-}
-
-// send writes b and flushes it; false when the client is gone.
-func (s *sseStream) send(b []byte) bool {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.keepAlive + 10*time.Second))
-	if _, err := s.w.Write(b); err != nil {
-		return false
+	_ = rc.Flush() // the client knows the stream is open before its first piece
+	return func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	}
-	return s.rc.Flush() == nil
 }
 
 // comment writes an SSE comment: clients skip it, people reading the stream see it.

@@ -1,9 +1,12 @@
 package dockerops
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,4 +164,82 @@ func BenchmarkRestart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFollowLatency times a line from the moment the container writes it (the
+// time the demo app puts in each "tick N <time>" line) to the moment the reader has
+// it: through FollowLogs, and through `docker logs -f` (the CLI) as the raw peer.
+// Each iteration waits for the next tick; p50 and p99 are reported.
+func BenchmarkFollowLatency(b *testing.B) {
+	cp := dockertest.UniqueName(b, "benchfollow")
+	ps := projectMap{"bench": {Name: "bench", ComposeProject: cp, Containers: []string{"web"}}}
+	f := newFixture(b, ps)
+	id := f.run(b, cp, "web", dockertest.ContainerSpec{Env: []string{"LOG_LINES=0", "TICK_EVERY=20ms"}, Healthcheck: noHealthcheck})
+
+	b.Run("FollowLogs", func(b *testing.B) {
+		fl, err := f.svc.FollowLogs(b.Context(), "bench", FollowRequest{LogsRequest: LogsRequest{Lines: 1}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			fl.Stop()
+			for range fl.Lines {
+			}
+		}()
+		var ds []time.Duration
+		for b.Loop() {
+			for l := range fl.Lines {
+				if at, ok := tickWritten(l.Text); ok && !l.Note {
+					ds = append(ds, time.Since(at))
+					break
+				}
+			}
+		}
+		reportLatency(b, ds)
+	})
+	b.Run("docker logs -f", func(b *testing.B) {
+		cmd := exec.CommandContext(b.Context(), "docker", "logs", "-f", "--tail", "0", id)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}()
+		sc := bufio.NewScanner(out)
+		var ds []time.Duration
+		for b.Loop() {
+			for sc.Scan() {
+				if at, ok := tickWritten(sc.Text()); ok {
+					ds = append(ds, time.Since(at))
+					break
+				}
+			}
+		}
+		reportLatency(b, ds)
+	})
+}
+
+// tickWritten is the time in a "tick N <time>" line of the demo app.
+func tickWritten(line string) (time.Time, bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "tick" {
+		return time.Time{}, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, f[2])
+	return at, err == nil
+}
+
+// reportLatency adds the median and the 99th percentile of ds, in µs.
+func reportLatency(b *testing.B, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds()), "p99-µs")
 }

@@ -150,7 +150,7 @@ type deploySub struct {
 // follow subscribes to the run; nil when its end is already recorded (the history
 // then holds all of it).
 func (r *run) follow() *DeploymentFollow {
-	size := r.s.followBuffer
+	size := r.s.deployFollowBuffer
 	if size <= 0 {
 		size = DefaultDeployFollowBuffer
 	}
@@ -221,7 +221,7 @@ func (r *run) endFollows() {
 // by reading the history every deployFollowPoll until it has ended. The goroutine
 // belongs to the follow: Stop ends it and waits for it.
 func (s *Service) pollFollow(d *Deployment) *DeploymentFollow {
-	interval := s.followPoll
+	interval := s.deployFollowPoll
 	if interval <= 0 {
 		interval = deployFollowPoll
 	}

@@ -33,13 +33,13 @@ func TestFollowDeploymentSlowReaderIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-atBackup
-	e.svc.followBuffer = 1
+	e.svc.deployFollowBuffer = 1
 	slow, err := e.svc.FollowDeployment(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Stop()
-	e.svc.followBuffer = 0 // the default for the reader
+	e.svc.deployFollowBuffer = 0 // the default for the reader
 	reader, err := e.svc.FollowDeployment(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestFollowDeploymentNotRunHere(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	svc := New(nil, projectMap{}, nil, nil, WithDeploys(nil, nil, db, nil))
-	svc.followPoll = 20 * time.Millisecond
+	svc.deployFollowPoll = 20 * time.Millisecond
 	start := time.Now()
 	if err := db.CreateDeployment(ctx, store.DeploymentRecord{ID: "d1", Project: "p", Kind: KindDeploy, Who: "test",
 		StartedAt: start, Status: DeployRunning, Plan: []byte(`{}`)}); err != nil {

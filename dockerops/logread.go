@@ -29,27 +29,31 @@ type logCollector struct {
 	bytes     int
 	maxBytes  int
 	truncated bool
-	grep      string // lower case
-	ascii     bool
+	grepFilter
 }
 
 func newLogCollector(n int, grep string) *logCollector {
-	g := strings.ToLower(grep)
-	return &logCollector{ring: make([]LogLine, n), grep: g, ascii: isASCII(g)}
+	return &logCollector{ring: make([]LogLine, n), grepFilter: newGrepFilter(grep)}
+}
+
+// splitStamp splits one line as the engine sent it, "<RFC 3339 time> <text>", into
+// its time and its text; a TTY's carriage return goes.
+func splitStamp(stream string, raw []byte) (time.Time, []byte) {
+	if stream == streamTTY {
+		raw = bytes.TrimSuffix(raw, []byte("\r"))
+	}
+	if i := bytes.IndexByte(raw, ' '); i > 0 {
+		if t, err := time.Parse(time.RFC3339Nano, string(raw[:i])); err == nil {
+			return t, raw[i+1:]
+		}
+	}
+	return time.Time{}, raw
 }
 
 // add takes one line as the engine sent it: "<RFC 3339 time> <text>".
 func (c *logCollector) add(stream string, raw []byte) {
-	if stream == streamTTY {
-		raw = bytes.TrimSuffix(raw, []byte("\r"))
-	}
-	var ts time.Time
-	if i := bytes.IndexByte(raw, ' '); i > 0 {
-		if t, err := time.Parse(time.RFC3339Nano, string(raw[:i])); err == nil {
-			ts, raw = t, raw[i+1:]
-		}
-	}
-	if c.grep != "" && !c.match(raw) {
+	ts, raw := splitStamp(stream, raw)
+	if !c.keeps(raw) {
 		return
 	}
 	if c.size == len(c.ring) {
@@ -77,7 +81,21 @@ func (c *logCollector) dropOldest() {
 	c.size--
 }
 
-func (c *logCollector) match(text []byte) bool {
+// grepFilter keeps the lines that contain its text, case-insensitively; an empty
+// one keeps every line.
+type grepFilter struct {
+	grep  string // lower case
+	ascii bool
+}
+
+func newGrepFilter(grep string) grepFilter {
+	g := strings.ToLower(grep)
+	return grepFilter{grep: g, ascii: isASCII(g)}
+}
+
+func (c grepFilter) keeps(text []byte) bool { return c.grep == "" || c.match(text) }
+
+func (c grepFilter) match(text []byte) bool {
 	if !c.ascii {
 		return strings.Contains(strings.ToLower(string(text)), c.grep)
 	}

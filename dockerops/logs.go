@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -74,6 +75,14 @@ func parseLogsRequest(req LogsRequest, now time.Time) (logQuery, error) {
 	}
 	if q.lines < 1 || q.lines > MaxLogLines {
 		return q, badInput("lines must be between 1 and %d, got %d", MaxLogLines, req.Lines)
+	}
+	// A grep that no line can hold would answer nothing, which reads as "no such
+	// lines" rather than as the mistake it is.
+	if strings.ContainsAny(req.Grep, "\r\n") {
+		return q, badInput("grep %q: a line never holds a line break", req.Grep)
+	}
+	if len(req.Grep) > maxLineBytes {
+		return q, badInput("grep is %d bytes long; a line holds at most %d", len(req.Grep), maxLineBytes)
 	}
 	if req.Since == "" {
 		return q, nil

@@ -70,10 +70,14 @@ type Service struct {
 	// bakes are the watches of deploys after their gate (bake.go).
 	bakes bakery
 	// live are the runs a follow of a deployment subscribes to (deploy_follow.go);
-	// followBuffer and followPoll are 0 but in tests (the defaults there).
-	live         liveRuns
+	// deployFollowBuffer and deployFollowPoll are 0 but in tests (the defaults there).
+	live               liveRuns
+	deployFollowBuffer int
+	deployFollowPoll   time.Duration
+	// followBuffer and followStall bound a log follow's reader (WithFollowBuffer);
+	// 0 means the defaults.
 	followBuffer int
-	followPoll   time.Duration
+	followStall  time.Duration
 }
 
 // Option configures a Service.

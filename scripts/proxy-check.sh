@@ -4,7 +4,9 @@
 # that the answer of a restart that waits for a health check comes through both; then,
 # with each proxy's read timeout set shorter than that restart, that the answer is cut
 # off (so the check can fail, and shows what the README's old 180 s / `read_timeout 3m`
-# did to restarts longer than that).
+# did to restarts longer than that). Before that, it follows the container's log
+# through both (GET .../logs?follow=true, as text and as Server-Sent Events) and checks
+# that the lines the container writes arrive while the request is still open.
 #
 # Everything runs on 127.0.0.1 high ports from a temporary directory: no system service,
 # configuration or port is touched. Needs Docker with a Compose tool (the restart is of
@@ -74,6 +76,8 @@ cat >"$tmp/prod/docker-compose.yml" <<YAML
 services:
   web:
     image: $image
+    environment:
+      TICK_EVERY: 200ms # lines for the follow checks
     healthcheck:
       test: ["CMD", "/app", "-healthcheck"]
       interval: ${restart_secs}s
@@ -107,6 +111,7 @@ start_nginx() { # port read_timeout|""
   block=$(sed -e "s#listen 443 ssl;#listen 127.0.0.1:$port;#" -e '/ssl_certificate/d' \
     -e "s#127.0.0.1:8080#$scar_addr#g" <<<"$block")
   [ -n "$2" ] && block=$(sed "s#proxy_read_timeout [^;]*;#proxy_read_timeout $2;#" <<<"$block")
+  grep -q 'proxy_buffering off;' <<<"$block" || { echo "proxy-check: the README's nginx block does not turn proxy_buffering off for the streams"; exit 1; }
   cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -157,7 +162,36 @@ restart_through() {
   printf '%s %.1f\n' "$code" "$(echo "$end - $start" | bc)"
 }
 
+# follow_through PORT ACCEPT: follows web's log through the proxy on PORT for up to
+# 10 s, until 3 lines written by the container (ticks) have arrived; prints how many
+# arrived and whether the request was still open then (open/closed).
+follow_through() {
+  local out="$tmp/follow-$1-$RANDOM" pid n=0 open=closed
+  local args=(-sN -H "Authorization: Bearer $token")
+  [ -n "$2" ] && args+=(-H "Accept: $2")
+  curl "${args[@]}" "http://127.0.0.1:$1/api/v1/projects/pc/logs?follow=true&lines=1&container=web" >"$out" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    n=$(grep -c 'tick [0-9]' "$out" || true)
+    [ "$n" -ge 3 ] && break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && open=open
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  echo "$n $open"
+}
+
 fail=0
+check_follow() { # label port accept
+  local got n open
+  got=$(follow_through "$2" "$3"); n=${got% *}; open=${got#* }
+  if [ "$n" -ge 3 ] && [ "$open" = open ]; then
+    echo "ok   $1: the container's lines arrived while the follow was open ($n lines)"
+  else
+    echo "FAIL $1: $n of the container's lines arrived in 10 s (request $open), want 3 while it is open"; fail=1
+  fi
+}
+
 check() { # label port want(held|cut)
   local got code secs
   # The restart before this one runs to its end after its client was cut off, and holds
@@ -195,6 +229,10 @@ p2=$(free_port); start_caddy "$p2" ""
 p3=$(free_port); start_nginx "$p3" "${short_timeout}s"
 p4=$(free_port); start_caddy "$p4" "${short_timeout}s"
 echo "proxy-check: scar on $scar_addr; nginx on :$p1 (README) and :$p3 (${short_timeout}s), Caddy on :$p2 (README) and :$p4 (${short_timeout}s)"
+check_follow "nginx, README configuration, follow as text" "$p1" ""
+check_follow "nginx, README configuration, follow as events" "$p1" "text/event-stream"
+check_follow "Caddy, README configuration, follow as text" "$p2" ""
+check_follow "Caddy, README configuration, follow as events" "$p2" "text/event-stream"
 check "nginx, README configuration" "$p1" held
 check "Caddy, README configuration" "$p2" held
 check "nginx, proxy_read_timeout ${short_timeout}s" "$p3" cut

@@ -150,7 +150,11 @@ func (f *fixtures) setup(ctx context.Context, treeFiles int) error {
 		}
 		name := fmt.Sprintf("svc%d", i)
 		stNames = append(stNames, name)
-		st[name] = fmt.Sprintf("    environment:\n      LOG_LINES: %q\n    ports:\n      - \"127.0.0.1::8000\"\n", lines)
+		tick := ""
+		if i == 1 {
+			tick = "      TICK_EVERY: 20ms\n" // the follow row's lines
+		}
+		st[name] = fmt.Sprintf("    environment:\n      LOG_LINES: %q\n%s    ports:\n      - \"127.0.0.1::8000\"\n", lines, tick)
 	}
 	rs := map[string]string{}
 	var rsNames []string

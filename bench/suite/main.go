@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "length of the webhook latency run of each side (at -webhook-rate)")
 	fs.BoolVar(&o.filesFsync, "files-fsync", false, "bench/files also against rsync -a --fsync (about a minute more)")
 	fs.Float64Var(&o.webhookRate, "webhook-rate", 5000, "updates per second of the latency run")
-	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,stats,plan,restart,deploy,files,webhook,alerts); empty: all")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,follow,stats,plan,restart,deploy,files,webhook,alerts); empty: all")
 	fs.StringVar(&o.scarNoWatch, "scar-nowatch", "", "scar as it was before the event watcher (the idle CPU row's peer); empty: left out")
 	fs.IntVar(&o.alertDeaths, "alert-deaths", 200, "containers that die one by one in the alert latency row")
 	fs.DurationVar(&o.alertSpacing, "alert-spacing", 400*time.Millisecond, "time between two deaths of the alert latency row (spread over 4 projects and alert chats)")
@@ -179,6 +179,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}{
 		{"status", s.statusRows},
 		{"logs", s.logsRows},
+		{"follow", s.followRows},
 		{"plan", s.planRows},
 		{"restart", s.restartRows},
 		{"deploy", s.deployRows},

@@ -36,6 +36,8 @@ type config struct {
 	// AlertChats get every alert; projects add theirs with alert_chats.
 	AlertChats  []int64       `env:"SCAR_ALERT_CHATS"`
 	AlertMaxAge time.Duration `env:"SCAR_ALERT_MAX_AGE" envDefault:"1h"`
+	// FollowMax is how long one log follow (logs?follow=true) lasts at most.
+	FollowMax time.Duration `env:"SCAR_FOLLOW_MAX" envDefault:"1h"`
 
 	TrustedProxies []string `env:"SCAR_TRUSTED_PROXIES"`
 	ComposeCommand string   `env:"SCAR_COMPOSE_COMMAND"`
@@ -103,6 +105,7 @@ func loadConfig(environ []string) (*config, error) {
 		check("SCAR_ALERT_CHATS", id == 0, "0 is not a chat id: use a user id for a private chat, or a negative group id like -1001234567890")
 	}
 	check("SCAR_ALERT_MAX_AGE", cfg.AlertMaxAge <= 0, fmt.Sprintf("%s must be positive", cfg.AlertMaxAge))
+	check("SCAR_FOLLOW_MAX", cfg.FollowMax <= 0, fmt.Sprintf("%s must be positive", cfg.FollowMax))
 	if d, err := parseRetention(cfg.Retention); err != nil {
 		problems = append(problems, err.Error())
 	} else {

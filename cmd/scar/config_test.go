@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scar-dev/scar/store"
 )
@@ -108,5 +109,21 @@ func TestServeMakesStateDirPrivate(t *testing.T) {
 	// A backed-up file keeps its mode: a rollback puts it back as it was.
 	if fi, err := os.Stat(filepath.Join(deployDir, "files", "app.py")); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("backed-up file: %v %v, want its mode 644 kept", fi.Mode(), err)
+	}
+}
+
+// SCAR_FOLLOW_MAX bounds a log follow: 1h unless set, a Go duration, positive.
+func TestFollowMax(t *testing.T) {
+	cfg, err := loadConfig(nil)
+	if err != nil || cfg.FollowMax != time.Hour {
+		t.Fatalf("default: %v %v, want 1h", cfg, err)
+	}
+	if cfg, err := loadConfig([]string{"SCAR_FOLLOW_MAX=15m"}); err != nil || cfg.FollowMax != 15*time.Minute {
+		t.Errorf("SCAR_FOLLOW_MAX=15m: %v", err)
+	}
+	for _, bad := range []string{"0s", "-1m", "an hour"} {
+		if _, err := loadConfig([]string{"SCAR_FOLLOW_MAX=" + bad}); err == nil || !strings.Contains(err.Error(), "SCAR_FOLLOW_MAX") {
+			t.Errorf("SCAR_FOLLOW_MAX=%s: %v, want an error naming it", bad, err)
+		}
 	}
 }

@@ -350,6 +350,7 @@ func TestFaultEndpointAllowlist(t *testing.T) {
 		if resp, v := s.call(t, "GET", api+"/stats", ""); resp.StatusCode != 200 {
 			t.Fatalf("stats of %s: %d %v", name, resp.StatusCode, v)
 		}
+		s.followFirstLine(t, api+"/logs?follow=true&lines=5")
 		if resp, v := s.call(t, "POST", api+"/restart", ""); resp.StatusCode != 200 || v["ok"] != true {
 			t.Fatalf("restart of %s: %d %v", name, resp.StatusCode, v)
 		}
@@ -400,6 +401,21 @@ func TestFaultEndpointAllowlist(t *testing.T) {
 		if !proxy.Seen(rule.Method, rule.Path) {
 			t.Logf("Compose %s did not use %s %s in this run", flavour, rule.Method, rule.Path)
 		}
+	}
+}
+
+// followFirstLine starts a log follow, reads its first line and hangs up.
+func (s *server) followFirstLine(t *testing.T, path string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		t.Fatalf("follow %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("follow %s: %d, first line %q (%v)", path, resp.StatusCode, line, err)
 	}
 }
 

@@ -111,6 +111,8 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		Events:         watcher,
 		Incidents:      db,
 		Deploys:        ops,
+		Follows:        ops,
+		FollowMax:      cfg.FollowMax,
 	}
 	// The event streams end when the shutdown begins: http.Server.Shutdown waits for
 	// every request, and a stream would otherwise last until its client hangs up.

@@ -42,18 +42,8 @@ func newTelegram(cfg *config, ops *dockerops.Service, ps *projects.Store, db *st
 		Metrics:  m,
 		Logger:   logger.With(slog.String("component", "telegram")),
 		Alerts:   db,
-		Follower: follower(ops),
+		Follower: ops,
 	})
-}
-
-// follower is ops' log follow for the bot, nil while dockerops has none: FollowLogs
-// (issue #15) comes from another branch, and until it is merged /docker_logs … follow
-// answers that following is not available. Once it is, this is `Follower: ops`.
-func follower(ops *dockerops.Service) handlers.Follower {
-	if f, ok := any(ops).(handlers.Follower); ok {
-		return f
-	}
-	return nil
 }
 
 // incidentFeed is where incidents are published as they change: the event watcher's

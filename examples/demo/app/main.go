@@ -27,6 +27,9 @@
 //	                by itself (a crash on demand, after restarts and deploys)
 //	BURN_CPU        while serving, this many goroutines spin, each keeping a core
 //	                busy: a container whose CPU % tests can compare with docker stats
+//	TICK_EVERY      while serving, write "tick N <time written, RFC 3339 with
+//	                nanoseconds>" to stdout at this interval, e.g. "100ms": lines
+//	                that a log follow can wait for and time
 package main
 
 import (
@@ -107,6 +110,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err := burnCPU(ctx, getenv("BURN_CPU")); err != nil {
 		return err
 	}
+	if err := tick(ctx, getenv("TICK_EVERY"), stdout); err != nil {
+		return err
+	}
 	stopServing := make(chan struct{})
 	var why exitError
 	go func() {
@@ -173,6 +179,31 @@ func burnCPU(ctx context.Context, v string) error {
 			}
 		}()
 	}
+	return nil
+}
+
+// tick writes a numbered line with the time it was written every interval (a
+// duration such as "100ms") until ctx ends; with no interval it does nothing.
+func tick(ctx context.Context, every string, stdout io.Writer) error {
+	if every == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(every)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("TICK_EVERY=%q: want a positive duration", every)
+	}
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fmt.Fprintf(stdout, "tick %d %s\n", n, time.Now().UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}()
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -234,5 +236,37 @@ func TestRunExitsWhenTheExitFileAppears(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the app did not exit within 10s of the file appearing")
+	}
+}
+
+// TICK_EVERY numbers its lines and stamps each with the time it was written; it
+// stops with the context, and a bad interval is refused.
+func TestTick(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := tick(ctx, "10ms", pw); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(pr)
+	for n := 1; n <= 3; n++ {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "tick" || f[1] != strconv.Itoa(n) {
+			t.Fatalf("line %d is %q, want tick %d <time>", n, line, n)
+		}
+		if at, err := time.Parse(time.RFC3339Nano, f[2]); err != nil || time.Since(at) > time.Minute {
+			t.Fatalf("line %q: time %v (%v)", line, at, err)
+		}
+	}
+	cancel()
+	go io.Copy(io.Discard, pr) // a tick written as it stops
+	for _, bad := range []string{"soon", "0s", "-1s"} {
+		if err := tick(t.Context(), bad, io.Discard); err == nil || !strings.Contains(err.Error(), "TICK_EVERY") {
+			t.Errorf("TICK_EVERY=%q: %v, want an error naming it", bad, err)
+		}
 	}
 }
