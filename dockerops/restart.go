@@ -58,40 +58,14 @@ func (s *Service) restart(ctx context.Context, p *projects.Project, req RestartR
 		timeout = projects.DefaultHealthTimeout
 	}
 
-	report := serialize(progress)
 	deps, cyclic := dependencies(targets)
 	if cyclic {
 		s.logger.WarnContext(ctx, "depends_on labels form a cycle; restarting without order", "project", p.Name)
 	}
-	finished := make([]chan struct{}, len(targets))
-	for i := range finished {
-		finished[i] = make(chan struct{})
-	}
-	results := make([]ContainerResult, len(targets))
-	var wg sync.WaitGroup
-	for i, m := range targets {
-		wg.Go(func() {
-			defer close(finished[i])
-			for _, d := range deps[i] {
-				select {
-				case <-finished[d]:
-				case <-ctx.Done():
-				}
-			}
-			r := s.restartOne(ctx, m, len(req.Containers) > 0, timeout, func() {
-				report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: "restarting"})
-			})
-			results[i] = r
-			report(Event{Time: s.now(), Stage: OpRestart, Container: m.name, Message: resultMessage(r), Result: &r})
-		})
-	}
-	wg.Wait()
-
-	res := &RestartResult{Project: p.Name, OK: true, Containers: results, DurationMS: millis(time.Since(start))}
-	for _, r := range results {
-		res.OK = res.OK && r.OK
-	}
-	return res, nil
+	named := len(req.Containers) > 0
+	return s.inOrder(ctx, OpRestart, p, targets, deps, start, progress, func(m *member, begin func(string)) ContainerResult {
+		return s.restartOne(ctx, m, named, timeout, func() { begin("restarting") })
+	}, resultMessage), nil
 }
 
 // restartOne restarts one container and waits for it to be back. A completed job is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -105,42 +104,12 @@ func (s *Service) runStopStart(ctx context.Context, op string, p *projects.Proje
 	if op == OpStop {
 		deps = dependents(deps)
 	}
-	report := serialize(progress)
-	finished := make([]chan struct{}, len(targets))
-	for i := range finished {
-		finished[i] = make(chan struct{})
-	}
-	results := make([]ContainerResult, len(targets))
-	var wg sync.WaitGroup
-	for i, m := range targets {
-		wg.Go(func() {
-			defer close(finished[i])
-			for _, d := range deps[i] {
-				select {
-				case <-finished[d]:
-				case <-ctx.Done():
-				}
-			}
-			begin := func(what string) func() {
-				return func() { report(Event{Time: s.now(), Stage: op, Container: m.name, Message: what}) }
-			}
-			var r ContainerResult
-			if op == OpStop {
-				r = s.stopOne(ctx, engine, m, begin("stopping"))
-			} else {
-				r = s.startOne(ctx, engine, m, timeout, begin("starting"))
-			}
-			results[i] = r
-			report(Event{Time: s.now(), Stage: op, Container: m.name, Message: stopStartMessage(op, r), Result: &r})
-		})
-	}
-	wg.Wait()
-
-	res := &RestartResult{Project: p.Name, OK: true, Containers: results, DurationMS: millis(time.Since(start))}
-	for _, r := range results {
-		res.OK = res.OK && r.OK
-	}
-	return res, nil
+	return s.inOrder(ctx, op, p, targets, deps, start, progress, func(m *member, begin func(string)) ContainerResult {
+		if op == OpStop {
+			return s.stopOne(ctx, engine, m, func() { begin("stopping") })
+		}
+		return s.startOne(ctx, engine, m, timeout, func() { begin("starting") })
+	}, func(r ContainerResult) string { return stopStartMessage(op, r) }), nil
 }
 
 // dependents turns "i waits for deps[i]" (start order) around into the stop order:

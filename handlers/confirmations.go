@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mymmrac/telego"
@@ -236,39 +235,22 @@ func (b *Bot) runRestart(p confirm.Pending, who dockerops.Actor) {
 // restartView is the restart's message: one line per container, as results come.
 type restartView struct {
 	project string
-	mu      sync.Mutex
-	order   []string
-	lines   map[string]string
+	containerLines
 }
 
 func (v *restartView) apply(ev dockerops.Event) {
 	if ev.Container == "" {
 		return
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.lines == nil {
-		v.lines = make(map[string]string)
-	}
-	if _, seen := v.lines[ev.Container]; !seen {
-		v.order = append(v.order, ev.Container)
-	}
 	if ev.Result != nil {
-		v.lines[ev.Container] = resultLine(*ev.Result)
+		v.set(ev.Container, resultLine(*ev.Result))
 	} else {
-		v.lines[ev.Container] = "⏳ " + esc(clip(ev.Container, maxDynamic)) + " restarting…"
+		v.set(ev.Container, "⏳ "+esc(clip(ev.Container, maxDynamic))+" restarting…")
 	}
 }
 
 func (v *restartView) render() string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var sb strings.Builder
-	sb.WriteString("🔄 <b>Restarting containers…</b> — " + esc(v.project))
-	for _, c := range v.order {
-		sb.WriteString("\n" + v.lines[c])
-	}
-	return sb.String()
+	return v.text("🔄 <b>Restarting containers…</b> — " + esc(v.project))
 }
 
 func resultLine(r dockerops.ContainerResult) string {

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/scar-dev/scar/confirm"
 	"github.com/scar-dev/scar/dockerops"
@@ -206,27 +205,17 @@ type stopStartView struct {
 	op         string
 	project    string
 	containers []string
-	mu         sync.Mutex
-	order      []string
-	lines      map[string]string
+	containerLines
 }
 
 func (v *stopStartView) apply(ev dockerops.Event) {
 	if ev.Container == "" {
 		return
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.lines == nil {
-		v.lines = make(map[string]string)
-	}
-	if _, seen := v.lines[ev.Container]; !seen {
-		v.order = append(v.order, ev.Container)
-	}
 	if ev.Result != nil {
-		v.lines[ev.Container] = v.resultLine(*ev.Result)
+		v.set(ev.Container, v.resultLine(*ev.Result))
 	} else {
-		v.lines[ev.Container] = "⏳ " + esc(clip(ev.Container, maxDynamic)) + " " + v.verb("stopping", "starting") + "…"
+		v.set(ev.Container, "⏳ "+esc(clip(ev.Container, maxDynamic))+" "+v.verb("stopping", "starting")+"…")
 	}
 }
 
@@ -239,14 +228,7 @@ func (v *stopStartView) verb(stop, start string) string {
 }
 
 func (v *stopStartView) render() string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var sb strings.Builder
-	sb.WriteString(v.verb("⏹ <b>Stopping containers…</b> — ", "▶️ <b>Starting containers…</b> — ") + esc(v.project))
-	for _, c := range v.order {
-		sb.WriteString("\n" + v.lines[c])
-	}
-	return sb.String()
+	return v.text(v.verb("⏹ <b>Stopping containers…</b> — ", "▶️ <b>Starting containers…</b> — ") + esc(v.project))
 }
 
 func (v *stopStartView) resultLine(r dockerops.ContainerResult) string {
