@@ -1,7 +1,6 @@
 package dockerops
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -237,65 +236,25 @@ func stateTime(s string) time.Time {
 	return t
 }
 
-func (f *follower) lineWriter(c *followed, stream string) *followWriter {
-	return &followWriter{f: f, c: c, stream: stream}
-}
-
-// followWriter cuts one stream of a container's log into lines and sends each that
+// lineWriter cuts one stream of a container's log into lines and sends each that
 // passes the grep filter; its Write fails once the follow has ended, which ends the
 // copy from the engine.
-type followWriter struct {
-	f      *follower
-	c      *followed
-	stream string
-	buf    []byte
+func (f *follower) lineWriter(c *followed, stream string) *lineCutter {
+	return &lineCutter{line: func(b []byte) bool { return f.sendLine(c, stream, b) }}
 }
 
-var errFollowEnded = errors.New("the follow ended")
-
-func (w *followWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			w.keep(p)
-			break
-		}
-		w.keep(p[:i])
-		if !w.emit() {
-			return 0, errFollowEnded
-		}
-		p = p[i+1:]
-	}
-	return n, nil
-}
-
-// keep buffers part of the current line, dropping what goes past maxLineBytes.
-func (w *followWriter) keep(p []byte) {
-	if room := maxLineBytes - len(w.buf); len(p) > room {
-		p = p[:max(room, 0)]
-	}
-	w.buf = append(w.buf, p...)
-}
-
-func (w *followWriter) emit() bool {
-	ts, raw := splitStamp(w.stream, w.buf)
-	defer func() { w.buf = w.buf[:0] }()
+// sendLine sends one line of c's stream unless the tail had it or grep drops it;
+// false once the follow has ended.
+func (f *follower) sendLine(c *followed, stream string, b []byte) bool {
+	ts, raw := splitStamp(stream, b)
 	if !ts.IsZero() {
-		if !ts.After(w.c.seen) {
+		if !ts.After(c.seen) {
 			return true // the tail had it
 		}
-		w.c.since = later(w.c.since, ts.Add(time.Nanosecond))
+		c.since = later(c.since, ts.Add(time.Nanosecond))
 	}
-	if !w.f.grep.keeps(raw) {
+	if !f.grep.keeps(raw) {
 		return true
 	}
-	return w.f.send(FollowLine{Time: ts, Container: w.c.name, Stream: w.stream, Text: strings.ToValidUTF8(string(raw), "\uFFFD")})
-}
-
-// flush sends a last line that had no newline.
-func (w *followWriter) flush() {
-	if len(w.buf) > 0 {
-		w.emit()
-	}
+	return f.send(FollowLine{Time: ts, Container: c.name, Stream: stream, Text: strings.ToValidUTF8(string(raw), "\uFFFD")})
 }

@@ -2,6 +2,7 @@ package dockerops
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -136,18 +137,26 @@ func (c *logCollector) result() []LogLine {
 	return out
 }
 
-func (c *logCollector) writer(stream string) *lineWriter {
-	return &lineWriter{stream: stream, col: c}
+func (c *logCollector) writer(stream string) *lineCutter {
+	return &lineCutter{line: func(b []byte) bool {
+		c.add(stream, b)
+		return true
+	}}
 }
 
-// lineWriter cuts what is written to it into lines for its collector.
-type lineWriter struct {
-	stream string
-	col    *logCollector
-	buf    []byte
+// errLinesRefused ends a copy into a lineCutter whose reader wants no more lines.
+var errLinesRefused = errors.New("no more lines wanted")
+
+// lineCutter cuts what is written to it into lines and hands each, without its
+// newline and cut at maxLineBytes, to line. When line answers false, Write fails with
+// errLinesRefused, which ends the copy from the engine. The slice is reused: line
+// copies what it keeps.
+type lineCutter struct {
+	line func([]byte) bool
+	buf  []byte
 }
 
-func (w *lineWriter) Write(p []byte) (int, error) {
+func (w *lineCutter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -156,27 +165,30 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			break
 		}
 		w.keep(p[:i])
-		w.emit()
+		if !w.emit() {
+			return 0, errLinesRefused
+		}
 		p = p[i+1:]
 	}
 	return n, nil
 }
 
 // keep buffers part of the current line, dropping what goes past maxLineBytes.
-func (w *lineWriter) keep(p []byte) {
+func (w *lineCutter) keep(p []byte) {
 	if room := maxLineBytes - len(w.buf); len(p) > room {
 		p = p[:max(room, 0)]
 	}
 	w.buf = append(w.buf, p...)
 }
 
-func (w *lineWriter) emit() {
-	w.col.add(w.stream, w.buf)
+func (w *lineCutter) emit() bool {
+	ok := w.line(w.buf)
 	w.buf = w.buf[:0]
+	return ok
 }
 
-// flush emits a last line that had no newline.
-func (w *lineWriter) flush() {
+// flush hands on a last line that had no newline.
+func (w *lineCutter) flush() {
 	if len(w.buf) > 0 {
 		w.emit()
 	}
