@@ -39,7 +39,7 @@ const followStopping = "scar is stopping"
 func followLogs(w http.ResponseWriter, r *http.Request, follows LogFollower, req dockerops.FollowRequest, keepAlive time.Duration, stop <-chan struct{}, audit *auditLog) {
 	project := chi.URLParam(r, "project")
 	if follows == nil {
-		writeProblem(w, http.StatusNotImplemented, "not_implemented", "this server cannot follow logs")
+		writeProblem(w, http.StatusServiceUnavailable, "not_available", "this scar cannot follow logs")
 		return
 	}
 	f, err := follows.FollowLogs(r.Context(), project, req)
