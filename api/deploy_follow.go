@@ -130,20 +130,8 @@ func writeEnded(w http.ResponseWriter, r *http.Request, ops Operations, f deploy
 	}
 	// The follow is replaced when it falls behind (below): Stop the current one.
 	defer func() { follow.Stop() }()
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Location", "/api/v1/deployments/"+d.ID)
-	w.WriteHeader(http.StatusOK)
-	send := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(f.keepAlive + 10*time.Second))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	w.Header().Set("Location", "/api/v1/deployments/"+d.ID)
+	send := startStream(w, "application/json; charset=utf-8", f.keepAlive+10*time.Second)
 	if !send([]byte("\n")) {
 		return
 	}
