@@ -5,17 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/dockerops"
@@ -192,17 +188,7 @@ func TestOpenAPIEventStreamMatchesSchemas(t *testing.T) {
 		if m.event == "" {
 			continue // a comment
 		}
-		schema := schemas[m.event]
-		if schema == nil {
-			t.Fatalf("event %q is not among the document's %v", m.event, slices.Collect(maps.Keys(schemas)))
-		}
-		var data any
-		if err := json.Unmarshal([]byte(m.data), &data); err != nil {
-			t.Fatalf("event %s data %q: %v", m.event, m.data, err)
-		}
-		if err := schema.VisitJSON(data, openapi3.EnableJSONSchema2020()); err != nil {
-			t.Errorf("event %s data %s does not match its schema: %v", m.event, m.data, err)
-		}
+		checkEvent(t, schemas, m)
 		seen[m.event] = true
 	}
 }
