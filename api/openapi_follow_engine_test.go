@@ -246,7 +246,9 @@ func TestOpenAPIDeploymentEventsMatchSchemas(t *testing.T) {
 		if len(rec.Events) != len(stages) || rec.Status != end.Status {
 			t.Errorf("%s: the stream sent %d stages and end %s; the record has %d events, status %s", step.kind, len(stages), end.Status, len(rec.Events), rec.Status)
 		}
+		s.send(t, o, apiCall{method: "POST", path: "/api/v1/deployments/" + started.ID + "/cancel", token: fullToken, status: 409}) // it has ended
 	}
+	s.send(t, o, apiCall{method: "GET", path: "/api/v1/projects/app/deployments?limit=5", token: readToken, status: 200})
 }
 
 // followDeployment reads a deployment's stream to its close: its stage events, then

@@ -76,6 +76,11 @@ func (s *Service) planDocker(p *projects.Project, files *deployments.Plan, ms []
 	dp := &dockerPlan{compose: p.ComposeProject != "", composeChanged: len(files.ComposeFiles) > 0}
 	found := slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return !m.found() })
 	if dp.compose {
+		if !composeFileAfter(p, files) {
+			// Compose would read no file: every service would look removed from it.
+			return nil, misconfigured(p, "neither the workspace %s nor production %s has a Compose file (compose.yaml, docker-compose.yml, …): a deploy of compose project %q could neither create nor recreate its services and would take every one for removed; add the project's Compose file to the workspace",
+				p.Workspace, p.Production, p.ComposeProject)
+		}
 		dp.actions = []ServiceAction{}
 		if err := s.planServices(p, files, found, *before, *after, dp); err != nil {
 			return nil, err
@@ -283,4 +288,20 @@ func (s *Service) logTail(ctx context.Context, m *member, n int) []string {
 		out[i] = l.Text
 	}
 	return out
+}
+
+// composeFileAfter reports whether production will hold a Compose file once the
+// deploy's files are synced: the workspace's, or production's own that the sync
+// leaves in place.
+func composeFileAfter(p *projects.Project, files *deployments.Plan) bool {
+	if len(defaultComposeFiles(p.Workspace)) > 0 {
+		return true
+	}
+	for _, f := range defaultComposeFiles(p.Production) {
+		rel, err := filepath.Rel(p.Production, f)
+		if err == nil && !slices.Contains(files.Deleted, filepath.ToSlash(rel)) {
+			return true
+		}
+	}
+	return false
 }
