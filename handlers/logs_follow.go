@@ -274,12 +274,14 @@ type chatFollow struct {
 	why  string        // set before end is closed
 }
 
-// stop ends the follow for why; only the first call counts.
-func (c *chatFollow) stop(why string) {
+// stop ends the follow for why; only the first call counts, and only it reports true.
+func (c *chatFollow) stop(why string) (stopped bool) {
 	c.once.Do(func() {
 		c.why = why
 		close(c.end)
+		stopped = true
 	})
+	return stopped
 }
 
 // followRegistry holds the running follow of each chat: one per chat.
@@ -323,8 +325,9 @@ func (r *followRegistry) stopToken(chatID int64, token string) bool {
 	if s == nil || s.token != token {
 		return false
 	}
-	s.stop(followStopped)
-	return true
+	// A press after the follow has ended (the registry lets go of it only once its
+	// final edit is out) finds it stopped already: it is told so.
+	return s.stop(followStopped)
 }
 
 // closeAll stops every follow and refuses new ones: the bot is shutting down.
