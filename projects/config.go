@@ -105,5 +105,9 @@ func (p *Project) clone() *Project {
 	cp.Services = slices.Clone(p.Services)
 	cp.AllowedUsers = slices.Clone(p.AllowedUsers)
 	cp.AlertChats = slices.Clone(p.AlertChats)
+	if p.Git != nil {
+		g := *p.Git
+		cp.Git = &g
+	}
 	return &cp
 }

@@ -61,6 +61,11 @@ type Project struct {
 	// BakeTime is how long a successful deploy's containers stay under watch, rolled
 	// back when one dies, is OOM-killed, turns unhealthy or restarts in a loop; 0 = off.
 	BakeTime time.Duration `json:"bake_time"`
+
+	// Git, when set, is where the project's deploys come from: commits of a branch,
+	// checked out by scar under SCAR_STATE_DIR/checkouts/<project>, which is then its
+	// Workspace (see Config.WithCheckouts). A git project has no workspace key.
+	Git *GitSource `json:"git,omitempty"`
 }
 
 // DetectsByLabel reports whether the project's containers are found by the Compose

@@ -20,6 +20,8 @@ type Store struct {
 	path           string
 	defaultProject string
 	logger         *slog.Logger
+	// checkouts is the root of git projects' checkouts (WithCheckoutRoot).
+	checkouts string
 
 	mu       sync.RWMutex
 	cfg      *Config
@@ -34,11 +36,14 @@ type Store struct {
 // NewStore loads the projects file at path. defaultProject (SCAR_DEFAULT_PROJECT)
 // may be empty; when set it must name a project. A bad file is an error: scar must
 // not start without a valid config.
-func NewStore(path, defaultProject string, logger *slog.Logger) (*Store, error) {
+func NewStore(path, defaultProject string, logger *slog.Logger, opts ...StoreOption) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{path: path, defaultProject: defaultProject, logger: logger}
+	for _, o := range opts {
+		o(s)
+	}
 	s.seen, _ = statFile(path)
 	cfg, err := s.load()
 	if err != nil {
@@ -57,8 +62,15 @@ func (s *Store) load() (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projects file %s: %w", s.path, err)
 	}
-	return cfg, nil
+	return cfg.withCheckouts(s.checkouts), nil
 }
+
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// WithCheckoutRoot makes each git project's workspace its checkout under root
+// (projects.CheckoutsDir of SCAR_STATE_DIR).
+func WithCheckoutRoot(root string) StoreOption { return func(s *Store) { s.checkouts = root } }
 
 // Path returns the projects file's path.
 func (s *Store) Path() string { return s.path }

@@ -22,6 +22,7 @@ var knownKeys = []string{
 	"build_timeout", "apply_timeout",
 	"alert_chats", "alerts",
 	"bake_time",
+	"git",
 }
 
 // Project names appear in URLs, directory names and Telegram commands.
@@ -72,6 +73,7 @@ func parseProject(name string, raw json.RawMessage) (*Project, []*problem) {
 		decodeKey(c, p, &healthTimeout, m)
 	}
 
+	checkGit(c, p, seen["workspace"])
 	checkPaths(c, p)
 	checkContainers(c, p)
 	checkOptions(c, p, healthTimeout, seen["health_timeout"])
@@ -126,6 +128,8 @@ func decodeKey(c *checker, p *Project, healthTimeout *string, m member) {
 		p.AlertChats, err = asChatIDs(m.value)
 	case "alerts":
 		p.Alerts, err = asBool(m.value)
+	case "git":
+		p.Git, err = asGitSource(m.value)
 	default:
 		msg := fmt.Sprintf("unknown key %q", m.key)
 		if near := closestKey(m.key); near != "" {
@@ -153,8 +157,13 @@ func checkName(c *checker, name string) {
 
 // checkPaths requires absolute, cleaned, non-nested workspace and production paths.
 func checkPaths(c *checker, p *Project) {
-	ws := checkAbsolute(c, "workspace", p.Workspace)
 	prod := checkAbsolute(c, "production", p.Production)
+	if p.Git != nil {
+		// Its workspace is scar's checkout, set by Config.WithCheckouts.
+		p.Production = prod
+		return
+	}
+	ws := checkAbsolute(c, "workspace", p.Workspace)
 	if ws == "" || prod == "" {
 		return
 	}
