@@ -1,6 +1,10 @@
 package dockerops
 
-import "time"
+import (
+	"time"
+
+	"github.com/scar-dev/scar/gitsource"
+)
 
 // Deployment statuses (also the outcome label of scar_deployments_total).
 const (
@@ -49,6 +53,12 @@ type DeployPlan struct {
 	// Fingerprint identifies this plan: a deploy confirmed for it runs only while the
 	// plan is still the same (see WithConfirmedPlan).
 	Fingerprint string `json:"fingerprint"`
+
+	// Commit is, for a git project, the commit the deploy checks out and deploys; for
+	// a rollback of one, the commit it puts back (nil when that is not known).
+	Commit *gitsource.Commit `json:"commit,omitempty"`
+	// PromotedFrom is the project whose running commit this deploy promotes.
+	PromotedFrom string `json:"promoted_from,omitempty"`
 }
 
 // ServiceAction is what a deploy does to one Compose service, and why

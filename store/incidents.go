@@ -26,6 +26,10 @@ const (
 	KindDeployFailed      = "deploy_failed"
 	KindRollbackFailed    = "rollback_failed"
 	KindBakeFailed        = "bake_failed"
+	// KindPushStarted and KindPushDeployed tell the alert chats that a git push
+	// started a deploy and that it succeeded (a failed one is a deploy_failed).
+	KindPushStarted  = "push_started"
+	KindPushDeployed = "push_deployed"
 )
 
 // Incident is one thing in production that went wrong, from the event that opened it
