@@ -85,6 +85,7 @@ func newBackground() *background {
 func (s *Service) Shutdown(ctx context.Context) {
 	// Last, so that a bake a finishing deploy starts is ended too.
 	defer s.stopBakes()
+	s.pushes.close()
 	s.stopWatches()
 	s.stopRecovery()
 	done := make(chan struct{})
@@ -108,6 +109,14 @@ func (s *Service) PlanDeploy(ctx context.Context, project string) (*DeployPlan, 
 	if s.files == nil {
 		return nil, errors.New("deploys are not configured")
 	}
+	if p.IsGit() {
+		// The plan moves the project's checkout: not while a deploy reads it.
+		unlock, err := s.locks.TryLock(p.Name, OpPlan, Actor{Name: "a plan"})
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	pl, err := s.plan(ctx, p)
 	if err != nil {
 		return nil, err
@@ -123,6 +132,10 @@ type fullPlan struct {
 }
 
 func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, error) {
+	commit, err := s.checkoutFor(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
+	}
 	if err := firstDirProblem(p); err != nil {
 		return nil, fmt.Errorf("plan deploy of %s: %w", p.Name, err)
 	}
@@ -220,6 +233,9 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		api.RebuildReason = dp.rebuildReason
 	} else if files.Rebuild {
 		api.RebuildReason = "not rebuilding (" + files.RebuildReason + "): no service of the deploy has a build whose inputs changed"
+	}
+	if commit != nil {
+		api.Commit, api.PromotedFrom = commit, promotionOf(ctx)
 	}
 	if !files.Empty() {
 		api.Fingerprint = fingerprint(p.Workspace, &api)

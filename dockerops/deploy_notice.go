@@ -53,6 +53,9 @@ func deployNotice(d *Deployment) (in store.Incident, ok bool) {
 		return in, false
 	}
 	in.Project, in.DeploymentID = d.Project, d.ID
+	if c := d.Plan.Commit; c != nil {
+		in.Summary += ", commit " + commitLine(c, c.SHA)
+	}
 	detail := []string{}
 	if d.Error != "" {
 		detail = append(detail, d.Error)

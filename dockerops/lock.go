@@ -13,6 +13,10 @@ const (
 	OpRestart  = "restart"
 	OpDeploy   = "deploy"
 	OpRollback = "rollback"
+	// OpPlan holds a git project's lock while a plan moves its checkout.
+	OpPlan = "plan"
+	// OpFetch times fetching and checking out a git project's commit.
+	OpFetch = "fetch"
 	// OpRecover holds a project whose interrupted deploy is being undone at start and
 	// waits for Docker to come back.
 	OpRecover = "recovering"

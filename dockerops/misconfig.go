@@ -83,6 +83,10 @@ func DirProblems(p *projects.Project) []*ProblemError {
 		{"workspace", p.Workspace, "the directory you edit"},
 		{"production", p.Production, "the directory production runs from"},
 	} {
+		if d.key == "workspace" && p.IsGit() {
+			// scar's checkout, made by the first deploy.
+			continue
+		}
 		fi, err := os.Stat(d.path)
 		switch {
 		case errors.Is(err, os.ErrNotExist):

@@ -73,6 +73,9 @@ func fingerprint(workspace string, p *DeployPlan) string {
 		line("S %s %s %s", a.Service, a.Action, a.Reason)
 	}
 	line("P %v %v", p.Recreate, p.Restart)
+	if p.Commit != nil {
+		line("G %s %s", p.Commit.SHA, p.PromotedFrom)
+	}
 	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:16])
 }

@@ -54,7 +54,15 @@ func (s *Service) Rollback(ctx context.Context, project string, who Actor, progr
 		if err != nil {
 			return nil, err
 		}
-		return &launchSpec{kind: KindRollback, plan: last.Plan, undoes: last.ID,
+		plan := last.Plan
+		if p.IsGit() {
+			// What the rollback puts back: the commit production ran before last.
+			plan.Commit, plan.PromotedFrom = nil, ""
+			if plan.Commit, err = s.runningCommit(ctx, p.Name, last.StartedAt); err != nil {
+				return nil, err
+			}
+		}
+		return &launchSpec{kind: KindRollback, plan: plan, undoes: last.ID,
 			work: func(ctx context.Context, r *run) string { return s.runRollback(ctx, r, last.ID) }}, nil
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scar-dev/scar/deployments"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
 )
@@ -57,6 +58,10 @@ type Service struct {
 	// Deploys (see WithDeploys); nil when deploys are not configured.
 	builder Builder
 	files   *deployments.Engine
+	// git checks out git projects' commits (WithGitSource); nil when none.
+	git *gitsource.Source
+	// pushes are the git projects' push queues (git_push.go).
+	pushes pushQueues
 	history History
 	compose *Compose
 	newID   func() string

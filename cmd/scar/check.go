@@ -39,6 +39,9 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 	if err == nil {
 		cfgProjects, err = cfgProjects.WithDefault(cfg.DefaultProject)
 	}
+	if err == nil {
+		cfgProjects = cfgProjects.WithCheckouts(projects.CheckoutsDir(cfg.StateDir))
+	}
 	if err != nil {
 		report("projects file", err, "")
 		cfgProjects = nil

@@ -38,6 +38,8 @@ type config struct {
 	AlertMaxAge time.Duration `env:"SCAR_ALERT_MAX_AGE" envDefault:"1h"`
 	// FollowMax is how long one log follow (logs?follow=true) lasts at most.
 	FollowMax time.Duration `env:"SCAR_FOLLOW_MAX" envDefault:"1h"`
+	// GitTimeout bounds each git call that talks to a git project's remote (fetch).
+	GitTimeout time.Duration `env:"SCAR_GIT_TIMEOUT" envDefault:"2m"`
 
 	TrustedProxies []string `env:"SCAR_TRUSTED_PROXIES"`
 	ComposeCommand string   `env:"SCAR_COMPOSE_COMMAND"`
@@ -106,6 +108,7 @@ func loadConfig(environ []string) (*config, error) {
 	}
 	check("SCAR_ALERT_MAX_AGE", cfg.AlertMaxAge <= 0, fmt.Sprintf("%s must be positive", cfg.AlertMaxAge))
 	check("SCAR_FOLLOW_MAX", cfg.FollowMax <= 0, fmt.Sprintf("%s must be positive", cfg.FollowMax))
+	check("SCAR_GIT_TIMEOUT", cfg.GitTimeout <= 0, fmt.Sprintf("%s must be positive", cfg.GitTimeout))
 	if d, err := parseRetention(cfg.Retention); err != nil {
 		problems = append(problems, err.Error())
 	} else {

@@ -22,6 +22,7 @@ import (
 	"github.com/scar-dev/scar/api"
 	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
@@ -36,7 +37,8 @@ var shutdownGrace = 30 * time.Second
 func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	logger := newLogger(cfg.LogFormat, logOut)
 
-	projectStore, err := projects.NewStore(cfg.ProjectsFile, cfg.DefaultProject, logger)
+	projectStore, err := projects.NewStore(cfg.ProjectsFile, cfg.DefaultProject, logger,
+		projects.WithCheckoutRoot(projects.CheckoutsDir(cfg.StateDir)))
 	if err != nil {
 		return err
 	}
@@ -74,6 +76,9 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
 		dockerops.WithMutes(db),
+		dockerops.WithGitSource(gitsource.New(gitsource.Config{
+			Root: projects.CheckoutsDir(cfg.StateDir), Environ: cfg.environ, Timeout: cfg.GitTimeout,
+		})),
 	)
 	if cfg.ContainerMetrics {
 		reg.MustRegister(containerCollector(ops, projectStore, logger))
