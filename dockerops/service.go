@@ -61,7 +61,7 @@ type Service struct {
 	// git checks out git projects' commits (WithGitSource); nil when none.
 	git *gitsource.Source
 	// pushes are the git projects' push queues (git_push.go).
-	pushes pushQueues
+	pushes  pushQueues
 	history History
 	compose *Compose
 	newID   func() string
