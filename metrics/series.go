@@ -11,7 +11,7 @@ import (
 var DeployOutcomes = []string{"success", "failed_rolled_back", "rollback_failed", "nothing_to_do", "cancelled"}
 
 // Operations are the operation label values of scar_operation_duration_seconds.
-var Operations = []string{"status", "logs", "follow", "stats", "restart", "stop", "start", "deploy", "rollback"}
+var Operations = []string{"status", "logs", "follow", "stats", "restart", "stop", "start", "deploy", "rollback", "fetch"}
 
 // TrackProjects makes every project's series exist at 0 before anything happens to
 // it: scar_deployments_total for each outcome in DeployOutcomes, and

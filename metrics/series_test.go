@@ -94,7 +94,7 @@ func TestOutcomeListsMatchDockerops(t *testing.T) {
 			t.Errorf("deploy status %q is not in metrics.DeployOutcomes", s)
 		}
 	}
-	for _, op := range []string{dockerops.OpStatus, dockerops.OpLogs, dockerops.OpFollow, dockerops.OpStats, dockerops.OpRestart, dockerops.OpStop, dockerops.OpStart, dockerops.OpDeploy, dockerops.OpRollback} {
+	for _, op := range []string{dockerops.OpStatus, dockerops.OpLogs, dockerops.OpFollow, dockerops.OpStats, dockerops.OpRestart, dockerops.OpStop, dockerops.OpStart, dockerops.OpDeploy, dockerops.OpRollback, dockerops.OpFetch} {
 		if !slices.Contains(metrics.Operations, op) {
 			t.Errorf("operation %q is not in metrics.Operations", op)
 		}
