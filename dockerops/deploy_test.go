@@ -64,7 +64,7 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 
 // newDeployEnvWith makes a deployEnv from a Compose template ({{name}} and {{image}}
 // replaced); with up, production is brought up and web and db are awaited healthy.
-func newDeployEnvWith(t *testing.T, ps projectMap, template string, up bool) *deployEnv {
+func newDeployEnvWith(t *testing.T, ps projectMap, template string, up bool, opts ...Option) *deployEnv {
 	t.Helper()
 	cli := dockertest.Client(t)
 	image := dockertest.BuildAppImage(t)
@@ -112,8 +112,8 @@ func newDeployEnvWith(t *testing.T, ps projectMap, template string, up bool) *de
 	t.Cleanup(func() { engine.Close() })
 	e := &deployEnv{t: t, cli: cli, reg: prometheus.NewRegistry(), db: db, p: p, image: image, dbDir: dbDir, stateDir: stateDir,
 		compose: NewCompose(strings.Join(dockertest.ComposeCommand(), " "))}
-	e.svc = New(engine, ps, metrics.New(e.reg, "test"), nil, WithPollInterval(100*time.Millisecond),
-		WithDeploys(engine, fe, db, e.compose))
+	e.svc = New(engine, ps, metrics.New(e.reg, "test"), nil, append([]Option{WithPollInterval(100 * time.Millisecond),
+		WithDeploys(engine, fe, db, e.compose)}, opts...)...)
 
 	ctx := context.Background()
 	t.Cleanup(func() {

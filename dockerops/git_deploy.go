@@ -45,20 +45,21 @@ const historyScan = 200
 
 // runningCommit is the commit the project's production runs, as its history says:
 // that of its newest successful deploy or rollback, looking only at those that
-// started before before (zero: all). nil when none is known.
-func (s *Service) runningCommit(ctx context.Context, project string, before time.Time) (*gitsource.Commit, error) {
+// started before before (zero: all). The commit is nil when none is known; last is
+// that deploy or rollback (nil when there is none).
+func (s *Service) runningCommit(ctx context.Context, project string, before time.Time) (c *gitsource.Commit, last *Deployment, err error) {
 	recs, err := s.history.Deployments(ctx, project, "", DeploySuccess, historyScan)
 	if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", project, err)
+		return nil, nil, fmt.Errorf("history of %s: %w", project, err)
 	}
 	for i := range recs {
 		if !before.IsZero() && !recs[i].StartedAt.Before(before) {
 			continue
 		}
 		d := fromRecord(&recs[i])
-		return d.Plan.Commit, nil
+		return d.Plan.Commit, &d, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // PromoteCommit returns the commit project from runs now, for a deploy of project to:
@@ -86,12 +87,15 @@ func (s *Service) PromoteCommit(ctx context.Context, from, to string) (*gitsourc
 	if s.history == nil {
 		return nil, errors.New("deploys are not configured")
 	}
-	c, err := s.runningCommit(ctx, fp.Name, time.Time{})
-	if err != nil {
+	c, last, err := s.runningCommit(ctx, fp.Name, time.Time{})
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if c == nil {
-		return nil, fmt.Errorf("nothing to promote: %s has no successful deploy of a commit yet: %w", fp.Name, ErrNotDeployed)
+	case last == nil:
+		return nil, fmt.Errorf("nothing to promote: %s has no successful deploy yet: %w", fp.Name, ErrNotDeployed)
+	case c == nil:
+		return nil, fmt.Errorf("nothing to promote: %s runs files of no known commit (its last %s, %s, put back files from before its git deploys): %w",
+			fp.Name, last.Kind, last.ID, ErrNotDeployed)
 	}
 	out := *c
 	return &out, nil

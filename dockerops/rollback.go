@@ -58,7 +58,7 @@ func (s *Service) Rollback(ctx context.Context, project string, who Actor, progr
 		if p.IsGit() {
 			// What the rollback puts back: the commit production ran before last.
 			plan.Commit, plan.PromotedFrom = nil, ""
-			if plan.Commit, err = s.runningCommit(ctx, p.Name, last.StartedAt); err != nil {
+			if plan.Commit, _, err = s.runningCommit(ctx, p.Name, last.StartedAt); err != nil {
 				return nil, err
 			}
 		}
