@@ -261,4 +261,8 @@ func TestExampleFileLoads(t *testing.T) {
 	if blog.PrimaryContainer != "blog" || blog.Rebuild != RebuildNever || blog.Alerts {
 		t.Errorf("blog read as %+v", blog)
 	}
+	staging, _ := cfg.Get("shop-staging")
+	if !staging.IsGit() || staging.Git.Branch != "develop" || staging.Git.SecretEnv != "SHOP_HOOK_SECRET" || staging.Workspace != "" {
+		t.Errorf("shop-staging read as %+v (git %+v)", staging, staging.Git)
+	}
 }
