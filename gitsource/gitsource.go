@@ -9,6 +9,8 @@ package gitsource
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/scar-dev/scar/projects"
@@ -62,32 +64,35 @@ type Config struct {
 // for one project are serialized.
 type Source struct {
 	cfg Config
+
+	mu    sync.Mutex
+	locks map[string]chan struct{} // one per project, held by the call working on it
 }
 
 // New returns a Source.
-func New(cfg Config) *Source { return &Source{cfg: cfg} }
+func New(cfg Config) *Source { return &Source{cfg: cfg, locks: map[string]chan struct{}{}} }
 
 // Dir is the project's checkout.
-func (s *Source) Dir(project string) string { panic("gitsource: Dir not built yet") }
+func (s *Source) Dir(project string) string { return filepath.Join(s.cfg.Root, project) }
 
 // Checkout fetches g.Remote and sets the project's checkout, detached and clean, to
 // ref: a full or abbreviated commit sha, a branch or tag name, or "" for the head of
 // g.Branch. The checkout is made on first use; anything in it that is not the commit
 // is discarded. It returns the commit checked out.
 func (s *Source) Checkout(ctx context.Context, project string, g projects.GitSource, ref string) (*Commit, error) {
-	panic("gitsource: Checkout not built yet")
+	return s.checkout(ctx, project, g, ref)
 }
 
 // Head returns the commit the project's checkout is at, without fetching; nil when
 // it has none yet.
 func (s *Source) Head(ctx context.Context, project string) (*Commit, error) {
-	panic("gitsource: Head not built yet")
+	return s.head(ctx, project)
 }
 
 // Check asks the remote for g.Branch (git ls-remote), for `scar check`: an error
 // wrapping ErrRemote or ErrUnknownRef says what is wrong.
 func (s *Source) Check(ctx context.Context, g projects.GitSource) error {
-	panic("gitsource: Check not built yet")
+	return s.check(ctx, g)
 }
 
 // SameRepository reports whether two repository URLs name the same repository:
@@ -95,4 +100,7 @@ func (s *Source) Check(ctx context.Context, g projects.GitSource) error {
 // "git@github.com:me/app.git", "ssh://git@github.com/me/app" and
 // "https://github.com/me/app.git" are one repository; file URLs and paths compare
 // by their cleaned path.
-func SameRepository(a, b string) bool { panic("gitsource: SameRepository not built yet") }
+func SameRepository(a, b string) bool {
+	ka, kb := repositoryKey(a), repositoryKey(b)
+	return ka != "" && ka == kb
+}

@@ -13,8 +13,12 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/projects"
 )
+
+// checkGitTimeout bounds check's question to each git project's remote.
+const checkGitTimeout = 30 * time.Second
 
 // check validates what serve would use and prints one line per check. It returns an
 // error, so the exit code is non-zero, when any check fails.
@@ -61,7 +65,9 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 	dockerInfo, err := pingDocker(pingCtx, cfg.DockerHost)
 	report("docker", err, dockerInfo)
 	if cfgProjects != nil {
-		checkProjects(pingCtx, cfgProjects, cfg.DockerHost, err == nil, out, &failed)
+		src := gitsource.New(gitsource.Config{Root: projects.CheckoutsDir(cfg.StateDir), Environ: environ, Timeout: checkGitTimeout})
+		checkGit := func(g projects.GitSource) error { return src.Check(ctx, g) }
+		checkProjects(pingCtx, cfgProjects, cfg.DockerHost, err == nil, checkGit, out, &failed)
 	}
 
 	failed += checkTelegram(pingCtx, cfg, out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/scar-dev/scar/dockerops"
 	"github.com/scar-dev/scar/projects"
@@ -14,8 +15,9 @@ import (
 // words status and the operations use, saying what to fix. A Compose project not
 // deployed yet, with a Compose file to deploy from, is a note, not a failure: its
 // first deploy is how it gets containers. Without the engine only the directories
-// are checked.
-func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string, engineUp bool, out io.Writer, failed *int) {
+// are checked. A git project's remote is asked for its branch with checkGit; its
+// checkout is made by its first deploy, so a missing one is no problem.
+func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string, engineUp bool, checkGit func(projects.GitSource) error, out io.Writer, failed *int) {
 	var ops *dockerops.Service
 	if engineUp {
 		docker, err := dockerops.NewClient(dockerHost)
@@ -34,6 +36,13 @@ func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string,
 			problems = dockerops.DirProblems(p)
 		}
 		bad := 0
+		if p.IsGit() {
+			problems = withoutWorkspace(problems, p)
+			if gerr := checkGit(*p.Git); gerr != nil {
+				bad++
+				fmt.Fprintf(out, "FAIL  %-13s git branch %s: %s\n", name, p.Git.Branch, strings.TrimPrefix(gerr.Error(), "gitsource: "))
+			}
+		}
 		for _, pe := range problems {
 			if pe.NotDeployed() {
 				fmt.Fprintf(out, "note  %-13s %s\n", name, pe.Text)
@@ -49,12 +58,27 @@ func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string,
 		*failed += bad
 		if bad == 0 {
 			what := fmt.Sprintf("workspace %s, production %s", p.Workspace, p.Production)
+			if p.IsGit() {
+				what = fmt.Sprintf("git branch %s found on the remote, production %s", p.Git.Branch, p.Production)
+			}
 			if ops == nil && p.ComposeProject != "" {
 				what += " (containers not checked: Docker does not answer)"
 			}
 			fmt.Fprintf(out, "ok    %-13s %s\n", name, what)
 		}
 	}
+}
+
+// withoutWorkspace drops the workspace's problem of a git project: its workspace is
+// scar's checkout, which its first deploy makes.
+func withoutWorkspace(problems []*dockerops.ProblemError, p *projects.Project) []*dockerops.ProblemError {
+	var out []*dockerops.ProblemError
+	for _, pe := range problems {
+		if !strings.HasPrefix(pe.Text, "workspace ") {
+			out = append(out, pe)
+		}
+	}
+	return out
 }
 
 // warnMisconfigured logs, at start, each project whose workspace or production

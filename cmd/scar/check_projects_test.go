@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +84,55 @@ func TestMisconfiguredProjectsFailCheckAndAnswer4xx(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(fmt.Sprint(st["problems"]), words) {
 			t.Errorf("status of %s: %d %v; want problems saying %q", project, resp.StatusCode, st, words)
 		}
+	}
+}
+
+// TestCheckAsksGitRemotes: `scar check` asks a git project's remote for its branch:
+// a file:// bare repository that has it is ok, one without the branch and a remote
+// that is not there fail with a line naming what is wrong.
+func TestCheckAsksGitRemotes(t *testing.T) {
+	dir := t.TempDir()
+	bare, work := filepath.Join(dir, "app.git"), filepath.Join(dir, "work")
+	gitEnv := append(os.Environ(), "GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@example.com")
+	for _, args := range [][]string{
+		{"init", "-q", "--bare", "--initial-branch=main", bare},
+		{"init", "-q", "--initial-branch=main", work},
+		{"-C", work, "commit", "-q", "--allow-empty", "-m", "one"},
+		{"-C", work, "push", "-q", bare, "main"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Env = gitEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	prod := func(name string) string {
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	path := projectsFile(t, fmt.Sprintf(`{
+		"good": {"git": {"remote": %q, "branch": "main"}, "production": %q, "containers": ["good-app"]},
+		"nobranch": {"git": {"remote": %q, "branch": "develop"}, "production": %q, "containers": ["nobranch-app"]},
+		"noremote": {"git": {"remote": "file:///nonexistent/app.git"}, "production": %q, "containers": ["noremote-app"]}}`,
+		"file://"+bare, prod("good-prod"), "file://"+bare, prod("nobranch-prod"), prod("noremote-prod")))
+	var out strings.Builder
+	env := []string{"SCAR_PROJECTS_FILE=" + path, "SCAR_STATE_DIR=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if err := run(context.Background(), []string{"check"}, env, &out, &out); err == nil {
+		t.Errorf("check passed:\n%s", out.String())
+	}
+	for _, want := range []string{
+		"ok    project good  git branch main found on the remote",
+		`FAIL  project nobranch git branch develop: unknown ref "develop": no such branch on file://` + bare,
+		"FAIL  project noremote git branch main: asking file:///nonexistent/app.git: git remote unavailable: fatal:",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "workspace") && strings.Contains(out.String(), "does not exist") {
+		t.Errorf("check reports a git project's checkout, made by its first deploy, as missing:\n%s", out.String())
 	}
 }
