@@ -37,7 +37,6 @@ func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string,
 		}
 		bad := 0
 		if p.IsGit() {
-			problems = withoutWorkspace(problems, p)
 			if gerr := checkGit(*p.Git); gerr != nil {
 				bad++
 				fmt.Fprintf(out, "FAIL  %-13s git branch %s: %s\n", name, p.Git.Branch, strings.TrimPrefix(gerr.Error(), "gitsource: "))
@@ -67,18 +66,6 @@ func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string,
 			fmt.Fprintf(out, "ok    %-13s %s\n", name, what)
 		}
 	}
-}
-
-// withoutWorkspace drops the workspace's problem of a git project: its workspace is
-// scar's checkout, which its first deploy makes.
-func withoutWorkspace(problems []*dockerops.ProblemError, p *projects.Project) []*dockerops.ProblemError {
-	var out []*dockerops.ProblemError
-	for _, pe := range problems {
-		if !strings.HasPrefix(pe.Text, "workspace ") {
-			out = append(out, pe)
-		}
-	}
-	return out
 }
 
 // warnMisconfigured logs, at start, each project whose workspace or production
