@@ -242,7 +242,7 @@ func (b *Bot) askAgain(ctx context.Context, live *liveMessage, p confirm.Pending
 	live.finish(ctx, done)
 	if plan.Empty() {
 		r := &reply{}
-		r.add("✅ Nothing to deploy now: production of <b>%s</b> matches the workspace.", esc(p.Project))
+		r.add("%s", nothingToDeploy(p.Project, plan))
 		_, _ = b.sendReply(ctx, p.ChatID, r)
 		return
 	}
