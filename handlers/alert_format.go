@@ -36,15 +36,20 @@ func kindName(kind string) string {
 		return "bake failed, rolled back"
 	case store.KindOOM:
 		return "OOM"
+	case store.KindPushStarted:
+		return "push deploy started"
+	case store.KindPushDeployed:
+		return "deployed"
 	}
 	return kind
 }
 
-// notice reports a one-shot incident (a deploy's): it is born resolved and never
-// "recovers".
+// notice reports a one-shot incident (a deploy's, a push's): it is born resolved and
+// never "recovers".
 func notice(in store.Incident) bool {
 	switch in.Kind {
-	case store.KindDeployFailed, store.KindRollbackFailed, store.KindBakeFailed:
+	case store.KindDeployFailed, store.KindRollbackFailed, store.KindBakeFailed,
+		store.KindPushStarted, store.KindPushDeployed:
 		return true
 	}
 	return false
@@ -53,6 +58,10 @@ func notice(in store.Incident) bool {
 // alertIcon marks an incident by kind, or as over.
 func alertIcon(in store.Incident) string {
 	switch {
+	case in.Kind == store.KindPushStarted:
+		return "🚀"
+	case in.Kind == store.KindPushDeployed:
+		return "✅"
 	case notice(in):
 		return "🚨"
 	case !in.Open():

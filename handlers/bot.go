@@ -21,6 +21,7 @@ import (
 
 	"github.com/scar-dev/scar/confirm"
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
@@ -39,7 +40,7 @@ type Operations interface {
 	Restart(ctx context.Context, project string, req dockerops.RestartRequest, who dockerops.Actor, progress dockerops.Progress) (*dockerops.RestartResult, error)
 }
 
-// Deployer is what deploy, rollback and history ask of dockerops. Deploy and Rollback
+// Deployer is what deploy, promote, rollback and history ask of dockerops. Deploy and Rollback
 // return the running record at once and report each stage to progress; the last event
 // has stage "done" or "failed", after which Deployment returns the final record.
 type Deployer interface {
@@ -52,6 +53,9 @@ type Deployer interface {
 	Deployment(ctx context.Context, id string) (*dockerops.Deployment, error)
 	// CancelDeployment cancels a running deploy, which then rolls back.
 	CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error)
+	// PromoteCommit returns the commit project from runs now, to deploy to project to
+	// (PlanDeploy and Deploy under dockerops.WithRef and WithPromotion).
+	PromoteCommit(ctx context.Context, from, to string) (*gitsource.Commit, error)
 }
 
 // Projects finds projects; projects.Store satisfies it.

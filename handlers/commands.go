@@ -66,7 +66,8 @@ var commands = []commandSpec{
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
 	{name: "docker_stop", args: "[project] [container...]", help: "stop the project's containers, or the named ones (asks first)", write: true},
 	{name: "docker_start", args: "[project] [container...]", help: "start stopped containers and wait for their health checks", write: true},
-	{name: "docker_deploy", args: "[project]", help: "copy the workspace to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
+	{name: "docker_deploy", args: "[project] [sha|branch]", help: "copy the workspace (a git project: the commit, default its branch head) to production, rebuild if needed, check health (asks first)", write: true, planReadOnly: true},
+	{name: "docker_promote", args: "<from> <to>", help: "deploy to <to> exactly the commit <from> runs now, git projects of one remote (asks first)", write: true},
 	{name: "docker_rollback", args: "[project]", help: "undo the last deploy (asks first)", write: true},
 	{name: "docker_history", args: "[project]", help: "recent deploys and rollbacks"},
 	{name: "docker_audit", args: "[project]", help: "who did what, newest first", write: true},
@@ -149,7 +150,7 @@ func (b *Bot) handleMessage(ctx context.Context, m *telego.Message) string {
 		case err != nil:
 			b.expired(ctx, p)
 			if confirm.IsYes(m.Text) {
-				b.say(ctx, chatID, fmt.Sprintf("⌛ That confirmation expired. Send %s again.", b.cmdRef(commandOf(p.Action), p.Project)))
+				b.say(ctx, chatID, fmt.Sprintf("⌛ That confirmation expired. Send %s again.", b.retryRef(p)))
 				return updateHandled
 			}
 		case confirmed:
@@ -211,6 +212,8 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 		return b.askDeploy(ctx, in)
 	case "docker_rollback":
 		return b.askRollback(ctx, in)
+	case "docker_promote":
+		return b.askPromote(ctx, in)
 	case "docker_history":
 		return b.history(ctx, in)
 	case "docker_audit":
@@ -417,7 +420,7 @@ func (b *Bot) help(_ context.Context, in *request) string {
 		sb.WriteString("\nDefault project: <b>" + esc(def) + "</b>\n")
 	}
 	if in.level == levelReadOnly {
-		sb.WriteString("\n🔒 Your access is read-only: restart, stop, start, deploy, rollback, audit, mute and unmute need full access. /docker_deploy shows you a deploy's plan.\n")
+		sb.WriteString("\n🔒 Your access is read-only: restart, stop, start, deploy, promote, rollback, audit, mute and unmute need full access. /docker_deploy shows you a deploy's plan.\n")
 	}
 	sb.WriteString("\n" + next("/docker_status"))
 	return sb.String()

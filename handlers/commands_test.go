@@ -285,7 +285,7 @@ func TestReadOnlyUsers(t *testing.T) {
 	h.waitSent(reader.ID, "Last 5 lines")
 	h.waitSent(reader.ID, "Deploy history")
 	h.waitSent(reader.ID, "Projects\n• project-orchestrator (default)")
-	h.waitSent(reader.ID, "Your access is read-only: restart, stop, start, deploy, rollback, audit, mute and unmute need full access.")
+	h.waitSent(reader.ID, "Your access is read-only: restart, stop, start, deploy, promote, rollback, audit, mute and unmute need full access.")
 	for _, cmd := range []string{"/docker_restart", "/docker_rollback", "/docker_audit"} {
 		h.send(reader.ID, reader, cmd)
 		h.waitSent(reader.ID, "Your access is read-only: "+cmd+" needs full access.")

@@ -72,7 +72,7 @@ func (b *Bot) cancelled(ctx context.Context, p confirm.Pending, user telego.User
 
 func (b *Bot) expired(ctx context.Context, p confirm.Pending) {
 	b.closeConfirmation(ctx, p, fmt.Sprintf("⌛ %s of <b>%s</b> expired: nothing was done. Send %s again.",
-		capitalize(p.Action), esc(p.Project), b.cmdRef(commandOf(p.Action), p.Project)))
+		capitalize(p.Action), esc(p.Project), b.retryRef(p)))
 }
 
 // confirmed runs the confirmed action. The project is looked up again: the projects
@@ -91,7 +91,7 @@ func (b *Bot) confirmed(ctx context.Context, p confirm.Pending, user telego.User
 		b.runRestart(p, who)
 	case dockerops.OpStop:
 		b.runStop(p, who)
-	case dockerops.OpDeploy, dockerops.OpRollback:
+	case dockerops.OpDeploy, dockerops.OpRollback, opPromote:
 		b.runDeploy(p, who)
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/scar-dev/scar/confirm"
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
+	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
 )
 
@@ -37,7 +39,7 @@ var stageLabels = map[string]string{
 }
 
 func (b *Bot) askDeploy(ctx context.Context, in *request) string {
-	name, err := projectArg(in.cmd)
+	name, ref, err := b.deployArgs(in.cmd)
 	if err != nil {
 		return esc(err.Error())
 	}
@@ -45,29 +47,84 @@ func (b *Bot) askDeploy(ctx context.Context, in *request) string {
 	if p == nil {
 		return refusal
 	}
+	if ref != "" && !p.IsGit() {
+		b.record(ctx, in.who(), dockerops.OpDeploy, p.Name, "refused", "a ref for a project without git")
+		return refRefusal(p.Name) + "\n" + next(b.cmdRef("docker_deploy", p.Name))
+	}
 	if b.deploys == nil {
 		return errNoDeploys
 	}
 	readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
+	if ref != "" {
+		readCtx = dockerops.WithRef(readCtx, ref)
+	}
 	plan, err := b.deploys.PlanDeploy(readCtx, p.Name)
 	if err != nil {
+		if text := gitRefusal(p, ref, err); text != "" {
+			b.record(ctx, in.who(), dockerops.OpDeploy, p.Name, "refused", clip(err.Error(), 300))
+			return text + "\n" + next(b.cmdRef("docker_history", p.Name))
+		}
 		return errorText("plan the deploy", err) + "\n" + next(b.cmdRef("docker_status", p.Name))
 	}
-	if plan.Empty() {
-		return fmt.Sprintf("✅ Nothing to deploy: production of <b>%s</b> matches the workspace.\n%s", esc(p.Name), next(b.cmdRef("docker_status", p.Name)))
+	return b.showDeploy(ctx, in, p, plan, "")
+}
+
+// showDeploy shows a deploy's plan — from the workspace, of a git commit, or of the
+// commit project from runs (a promotion) — and asks to confirm it; a read-only user
+// gets the plan only.
+func (b *Bot) showDeploy(ctx context.Context, in *request, p *projects.Project, plan *dockerops.DeployPlan, from string) string {
+	action := dockerops.OpDeploy
+	if from != "" {
+		action = opPromote
 	}
-	r := &reply{}
-	r.add("🚀 <b>Deploy Workspace → Production</b> — %s", esc(p.Name))
-	r.blank()
-	r.add("Source: %s", esc(clip(p.Workspace, maxDynamic)))
-	r.add("Target: %s", esc(clip(p.Production, maxDynamic)))
-	r.blank()
-	addPlan(r, plan)
+	if plan.Empty() {
+		return nothingToDeploy(p.Name, plan) + "\n" + next(b.cmdRef("docker_status", p.Name))
+	}
+	r := deployPlanReply(p, plan, from, "")
 	if in.level < levelFull {
 		return b.showPlanOnly(ctx, in, p.Name, r)
 	}
-	return b.askDetail(ctx, in, dockerops.OpDeploy, p.Name, plan.Fingerprint, r)
+	return b.askDetail(ctx, in, action, p.Name, planDetail(plan, from).encode(), r)
+}
+
+// nothingToDeploy answers an empty plan.
+func nothingToDeploy(project string, plan *dockerops.DeployPlan) string {
+	if plan.Commit != nil {
+		return fmt.Sprintf("✅ Nothing to deploy: production of <b>%s</b> matches commit %s.", esc(project), commitText(plan.Commit))
+	}
+	return fmt.Sprintf("✅ Nothing to deploy: production of <b>%s</b> matches the workspace.", esc(project))
+}
+
+// deployPlanReply is a deploy's plan as the confirmation shows it; note follows the
+// title ("new plan").
+func deployPlanReply(p *projects.Project, plan *dockerops.DeployPlan, from, note string) *reply {
+	r := &reply{}
+	switch {
+	case from != "":
+		commit := "its running commit"
+		if plan.Commit != nil {
+			commit = "commit " + commitText(plan.Commit)
+		}
+		r.add("🚀 <b>promote %s → %s</b>%s: %s", esc(from), esc(p.Name), note, commit)
+		r.blank()
+		if plan.Commit != nil && plan.Commit.Branch != "" {
+			r.add("🌿 branch %s", esc(clip(plan.Commit.Branch, 100)))
+		}
+	case p.IsGit():
+		r.add("🚀 <b>Deploy Commit → Production</b> — %s%s", esc(p.Name), note)
+		r.blank()
+		r.add("Source: %s", esc(clip(remoteText(p.Git.Remote), maxDynamic)))
+		addCommit(r, plan.Commit)
+	default:
+		r.add("🚀 <b>Deploy Workspace → Production</b> — %s%s", esc(p.Name), note)
+		r.blank()
+		r.add("Source: %s", esc(clip(p.Workspace, maxDynamic)))
+	}
+	r.add("Target: %s", esc(clip(p.Production, maxDynamic)))
+	r.blank()
+	addPlan(r, plan)
+	return r
 }
 
 // showPlanOnly answers a read-only user's /docker_deploy: the plan, with no button
@@ -185,16 +242,25 @@ func (b *Bot) askAgain(ctx context.Context, live *liveMessage, p confirm.Pending
 	live.finish(ctx, done)
 	if plan.Empty() {
 		r := &reply{}
-		r.add("✅ Nothing to deploy now: production of <b>%s</b> matches the workspace.", esc(p.Project))
+		r.add("%s", nothingToDeploy(p.Project, plan))
 		_, _ = b.sendReply(ctx, p.ChatID, r)
 		return
 	}
-	r := &reply{}
-	r.add("🚀 <b>Deploy Workspace → Production</b> — %s (new plan)", esc(p.Project))
-	r.blank()
-	addPlan(r, plan)
+	project, err := b.projects.Resolve(p.Project)
+	if err != nil {
+		failed := &reply{}
+		failed.add("%s", errorText("find the project", err))
+		_, _ = b.sendReply(ctx, p.ChatID, failed)
+		return
+	}
+	old := decodeDetail(p.Detail)
+	detail := planDetail(plan, old.from)
+	if detail.sha == "" {
+		detail.sha = old.sha
+	}
+	r := deployPlanReply(project, plan, old.from, " (new plan)")
 	in := &request{chatID: p.ChatID, user: telego.User{ID: p.UserID}}
-	if text := b.askDetail(ctx, in, dockerops.OpDeploy, p.Project, plan.Fingerprint, r); text != "" {
+	if text := b.askDetail(ctx, in, p.Action, p.Project, detail.encode(), r); text != "" {
 		failed := &reply{}
 		failed.add("%s", text)
 		_, _ = b.sendReply(ctx, p.ChatID, failed)
@@ -252,7 +318,8 @@ func (b *Bot) askRollback(ctx context.Context, in *request) string {
 // stage by stage until the final record is in.
 func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 	live := b.newLive(p.ChatID, p.MessageID)
-	view := &deployView{kind: p.Action, project: p.Project}
+	detail := decodeDetail(p.Detail)
+	view := &deployView{kind: p.Action, project: p.Project, from: detail.from}
 	live.set(view.render())
 	finished := make(chan struct{})
 	var once sync.Once
@@ -267,9 +334,10 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 		start := b.deploys.Deploy
 		if p.Action == dockerops.OpRollback {
 			start = b.deploys.Rollback
-		} else if p.Detail != "" {
-			// Run the plan that was confirmed, and nothing else.
-			ctx = dockerops.WithConfirmedPlan(ctx, p.Detail)
+		} else {
+			// Run the plan that was confirmed, of the commit it was made of, and
+			// nothing else.
+			ctx = detail.context(ctx)
 		}
 		d, err := recovered(func() (*dockerops.Deployment, error) { return start(ctx, p.Project, who, progress) })
 		b.logPanic(ctx, "telegram: "+p.Action+" panicked", err, slog.String("project", p.Project))
@@ -279,12 +347,18 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 		}
 		if err != nil {
 			r := &reply{}
-			r.add("%s", errorText(p.Action, err))
+			if text := b.gitRefusalOf(p.Project, detail.sha, err); text != "" {
+				r.add("%s", text)
+			} else {
+				r.add("%s", errorText(p.Action, err))
+			}
 			r.add("%s", next(b.cmdRef("docker_status", p.Project)))
 			live.finish(ctx, r)
 			b.record(ctx, who, p.Action, p.Project, "error", clip(err.Error(), 300))
 			return
 		}
+		view.setCommit(d.Plan.Commit)
+		live.set(view.render())
 		if d.Kind == dockerops.KindDeploy && !d.Done() {
 			live.setMarkup(stopKeyboard(d.ID))
 		}
@@ -336,9 +410,19 @@ func plural(n int, noun string) string {
 type deployView struct {
 	kind    string
 	project string
+	from    string // a promotion's source project
 	mu      sync.Mutex
+	commit  *gitsource.Commit
 	stages  []string
 	message map[string]string
+}
+
+// setCommit names the commit the deploy checks out (a rollback: puts back), once the
+// running record tells it.
+func (v *deployView) setCommit(c *gitsource.Commit) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.commit = c
 }
 
 func (v *deployView) apply(ev dockerops.Event) {
@@ -379,11 +463,19 @@ func (v *deployView) lines(finished bool) []string {
 }
 
 func (v *deployView) render() string {
-	head := "🚀 <b>Deploying…</b> — " + esc(v.project)
-	if v.kind == dockerops.OpRollback {
-		head = "⏪ <b>Rolling back…</b> — " + esc(v.project)
+	head := []string{"🚀 <b>Deploying…</b> — " + esc(v.project)}
+	switch {
+	case v.kind == dockerops.OpRollback:
+		head[0] = "⏪ <b>Rolling back…</b> — " + esc(v.project)
+	case v.from != "":
+		head[0] = "🚀 <b>Promoting…</b> " + esc(v.from) + " → " + esc(v.project)
 	}
-	return strings.Join(append([]string{head}, v.lines(false)...), "\n")
+	v.mu.Lock()
+	if v.commit != nil {
+		head = append(head, "📌 commit "+commitText(v.commit))
+	}
+	v.mu.Unlock()
+	return strings.Join(append(head, v.lines(false)...), "\n")
 }
 
 // final renders the finished record: what happened and what to do next.
@@ -407,6 +499,7 @@ func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
 		if d.Kind == dockerops.KindRollback && d.Undoes != "" {
 			r.add("Deploy <code>%s</code> undone.", esc(d.Undoes))
 		}
+		addDeployedCommit(r, d)
 		rebuild := "no rebuild"
 		if d.Plan.Rebuild {
 			rebuild = "rebuilt"
@@ -439,6 +532,7 @@ func (v *deployView) final(b *Bot, d *dockerops.Deployment) *reply {
 	} else {
 		r.add("❌ <b>%s failed</b> at <b>%s</b> — %s", what, esc(step), name)
 	}
+	addDeployedCommit(r, d)
 	if d.Error != "" {
 		r.add("%s", esc(clip(d.Error, maxDynamic)))
 	}
@@ -479,6 +573,7 @@ func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
 		if d.Kind == dockerops.KindRollback && d.Undoes != "" {
 			l += " (undid <code>" + esc(d.Undoes) + "</code>)"
 		}
+		commit := historyCommit(&d)
 		switch d.Status {
 		case dockerops.DeployFailedRolledBack:
 			l += " · failed at " + esc(d.FailedStep) + ", rolled back"
@@ -494,6 +589,9 @@ func (b *Bot) formatHistory(project string, ds []dockerops.Deployment) *reply {
 			l += " · " + duration(d.FinishedAt.Sub(d.StartedAt))
 		}
 		r.add("%s", l)
+		if commit != "" {
+			r.add("   %s", commit)
+		}
 	}
 	r.add("%s", next(b.cmdRef("docker_status", project), b.cmdRef("docker_rollback", project)))
 	return r

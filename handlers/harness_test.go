@@ -19,6 +19,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/internal/telegramfake"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
@@ -55,6 +56,11 @@ type fakeDeploys struct {
 	HistoryFn      func(ctx context.Context, project string, limit int) ([]dockerops.Deployment, error)
 	DeploymentFn   func(ctx context.Context, id string) (*dockerops.Deployment, error)
 	CancelFn       func(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error)
+	PromoteFn      func(ctx context.Context, from, to string) (*gitsource.Commit, error)
+}
+
+func (f *fakeDeploys) PromoteCommit(ctx context.Context, from, to string) (*gitsource.Commit, error) {
+	return f.PromoteFn(ctx, from, to)
 }
 
 func (f *fakeDeploys) CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error) {
