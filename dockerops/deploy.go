@@ -235,7 +235,7 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		api.RebuildReason = "not rebuilding (" + files.RebuildReason + "): no service of the deploy has a build whose inputs changed"
 	}
 	if commit != nil {
-		api.Commit, api.PromotedFrom = commit, promotionOf(ctx)
+		api.Commit, api.PromotedFrom = commit, PromotionOf(ctx)
 	}
 	if !files.Empty() {
 		api.Fingerprint = fingerprint(p.Workspace, &api)

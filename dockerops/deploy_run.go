@@ -56,7 +56,7 @@ func (s *Service) Deploy(ctx context.Context, project string, who Actor, progres
 		if err != nil {
 			return nil, err
 		}
-		if want := confirmedPlan(ctx); want != "" && want != pl.api.Fingerprint {
+		if want := ConfirmedPlanOf(ctx); want != "" && want != pl.api.Fingerprint {
 			return nil, fmt.Errorf("deploy %s: %w", p.Name, &PlanChangedError{Confirmed: want, Plan: pl.api})
 		}
 		spec := &launchSpec{kind: KindDeploy, plan: pl.api, work: func(ctx context.Context, r *run) string { return s.runDeploy(ctx, r, pl) }}

@@ -18,12 +18,12 @@ func WithGitSource(src *gitsource.Source) Option { return func(s *Service) { s.g
 // context's ref, else the head of its branch) and returns it; nil for a project
 // without git, for which a ref is refused. The caller holds the project's lock.
 func (s *Service) checkoutFor(ctx context.Context, p *projects.Project) (*gitsource.Commit, error) {
-	ref := refOf(ctx)
+	ref := RefOf(ctx)
 	if !p.IsGit() {
 		switch {
 		case ref != "":
 			return nil, badInput("project %s deploys from its workspace %s; a ref (%q) is only for projects with a git source", p.Name, p.Workspace, ref)
-		case promotionOf(ctx) != "":
+		case PromotionOf(ctx) != "":
 			return nil, badInput("project %s deploys from its workspace %s; only projects with a git source can be promoted to", p.Name, p.Workspace)
 		}
 		return nil, nil

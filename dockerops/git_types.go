@@ -25,7 +25,8 @@ func WithRef(ctx context.Context, ref string) context.Context {
 	return context.WithValue(ctx, refKey{}, ref)
 }
 
-func refOf(ctx context.Context) string {
+// RefOf is the ref WithRef put in ctx, "" when none.
+func RefOf(ctx context.Context) string {
 	ref, _ := ctx.Value(refKey{}).(string)
 	return ref
 }
@@ -37,7 +38,8 @@ func WithPromotion(ctx context.Context, from string) context.Context {
 	return context.WithValue(ctx, promotionKey{}, from)
 }
 
-func promotionOf(ctx context.Context) string {
+// PromotionOf is the project WithPromotion put in ctx, "" when none.
+func PromotionOf(ctx context.Context) string {
 	from, _ := ctx.Value(promotionKey{}).(string)
 	return from
 }

@@ -37,7 +37,8 @@ func WithConfirmedPlan(ctx context.Context, fingerprint string) context.Context 
 	return context.WithValue(ctx, confirmedPlanKey{}, fingerprint)
 }
 
-func confirmedPlan(ctx context.Context) string {
+// ConfirmedPlanOf is the fingerprint WithConfirmedPlan put in ctx, "" when none.
+func ConfirmedPlanOf(ctx context.Context) string {
 	s, _ := ctx.Value(confirmedPlanKey{}).(string)
 	return s
 }

@@ -27,28 +27,14 @@ const gitProjects = `{
 // testCommit is a commit whose subject and author need escaping.
 var testCommit = gitsource.Commit{SHA: "0123456789abcdef0123456789abcdef01234567", Subject: "Fix <cart> & tax", Author: "Ann Lee <ann@example.com>", Branch: "main"}
 
-// contextValue is what a dockerops.WithX put in ctx under its key type named key
-// ("refKey"), "" when nothing: the key types are dockerops's own, and a context
-// describes its values.
-func contextValue(ctx context.Context, key string) string {
-	s := fmt.Sprint(ctx)
-	marker := ".WithValue(dockerops." + key + ", "
-	i := strings.LastIndex(s, marker)
-	if i < 0 {
-		return ""
-	}
-	rest := s[i+len(marker):]
-	return rest[:strings.Index(rest, ")")]
-}
-
 // deployCall is what a fake Deployer was asked.
 type deployCall struct {
 	project, ref, promotion, confirmed string
 }
 
 func callOf(ctx context.Context, project string) deployCall {
-	return deployCall{project: project, ref: contextValue(ctx, "refKey"), promotion: contextValue(ctx, "promotionKey"),
-		confirmed: contextValue(ctx, "confirmedPlanKey")}
+	return deployCall{project: project, ref: dockerops.RefOf(ctx), promotion: dockerops.PromotionOf(ctx),
+		confirmed: dockerops.ConfirmedPlanOf(ctx)}
 }
 
 // recorder records the plans and deploys asked of h's fake Deployer. Plans have
@@ -77,11 +63,11 @@ func newGitHarness(t *testing.T) (*harness, *recorder) {
 	rec := &recorder{}
 	plan := func(ctx context.Context, project string) dockerops.DeployPlan {
 		c := testCommit
-		if ref := contextValue(ctx, "refKey"); ref == "develop" {
+		if ref := dockerops.RefOf(ctx); ref == "develop" {
 			c.Branch = "develop"
 		}
 		return dockerops.DeployPlan{Project: project, Changed: []string{"app.py"}, Bytes: 100, Services: []string{"web"},
-			Fingerprint: "fp-" + project, Commit: &c, PromotedFrom: contextValue(ctx, "promotionKey")}
+			Fingerprint: "fp-" + project, Commit: &c, PromotedFrom: dockerops.PromotionOf(ctx)}
 	}
 	h.deploys.PlanDeployFn = func(ctx context.Context, project string) (*dockerops.DeployPlan, error) {
 		rec.mu.Lock()
