@@ -91,7 +91,7 @@ var migrations = []string{
 		container TEXT NOT NULL DEFAULT '',
 		container_id TEXT NOT NULL DEFAULT '',
 		service TEXT NOT NULL DEFAULT '',
-		kind TEXT NOT NULL,                     -- died | oom | unhealthy | crash_loop | docker_unreachable | deploy_failed | rollback_failed | bake_failed | push_started | push_deployed
+		kind TEXT NOT NULL,                     -- died | oom | unhealthy | crash_loop | docker_unreachable | deploy_failed | rollback_failed | bake_failed
 		state TEXT NOT NULL,                    -- open | resolved
 		event_at INTEGER NOT NULL,              -- unix ns of the event that opened it
 		opened_at INTEGER NOT NULL,
