@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -313,15 +314,12 @@ func TestGitHookProviders(t *testing.T) {
 				send(t, hookRequestFor(p, "shop", body, "", "push", "missing-1"), 401)
 			})
 			t.Run("body changed after signing", func(t *testing.T) {
+				if p.name == "gitlab" {
+					return // GitLab's token signs nothing: a changed body is believed.
+				}
 				req := hookRequestFor(p, "shop", body, hookSecret, "push", "changed-1")
 				tampered := strings.Replace(body, pushedSHA, strings.Repeat("a", 40), 1)
-				req.Body = http.NoBody
-				req = req.Clone(req.Context())
-				req.Body = httpBody(tampered)
-				if p.name == "gitlab" {
-					// GitLab's token signs nothing: the changed body is believed.
-					return
-				}
+				req.Body, req.ContentLength = io.NopCloser(strings.NewReader(tampered)), int64(len(tampered))
 				send(t, req, 401)
 			})
 			if n := len(pushes.pushes()); n != 0 {
@@ -380,12 +378,6 @@ func TestGitHookProviders(t *testing.T) {
 		})
 	}
 }
-
-func httpBody(s string) *readCloser { return &readCloser{strings.NewReader(s)} }
-
-type readCloser struct{ *strings.Reader }
-
-func (readCloser) Close() error { return nil }
 
 // TestGitHookRefusals: refusals before the signature is looked at, and what is
 // audited of them.
@@ -492,4 +484,3 @@ func TestGitHookFormEncoded(t *testing.T) {
 		t.Fatalf("answered %d %s with %d pushes, want 202 and one", rec.Code, rec.Body.String(), len(pushes.pushes()))
 	}
 }
-
