@@ -125,7 +125,7 @@ func (h *gitHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.write(hr, "refused", err.Error())
 		}
 		noteError(w, err)
-		writeProblem(w, http.StatusUnauthorized, "unauthorized", err.Error()+" (the webhook's secret must be the value of "+p.Git.SecretEnv+")")
+		writeProblem(w, http.StatusUnauthorized, "unauthorized", err.Error()+": the webhook's secret must be the project's (git.secret_env)")
 		return
 	}
 	h.handleVerified(w, hr, p, body)
