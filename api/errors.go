@@ -38,6 +38,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, "plan_changed"
 	case errors.Is(err, dockerops.ErrDockerUnavailable):
 		return http.StatusServiceUnavailable, "docker_unavailable"
+	case errors.Is(err, dockerops.ErrUnknownRef):
+		return http.StatusUnprocessableEntity, "unknown_ref"
+	case errors.Is(err, dockerops.ErrGitRemote):
+		return http.StatusBadGateway, "git_unavailable"
 	case errors.Is(err, dockerops.ErrBadInput):
 		return http.StatusBadRequest, "bad_input"
 	case errors.Is(err, dockerops.ErrMisconfigured):

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/store"
 )
 
@@ -116,4 +117,9 @@ func TestFaultRefusedToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+func (o refusingOps) PromoteCommit(ctx context.Context, from, to string) (*gitsource.Commit, error) {
+	o.ran("promote")
+	return nil, dockerops.ErrBadInput
 }

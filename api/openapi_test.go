@@ -23,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
 )
@@ -210,7 +211,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	codes := map[string]bool{codeRestartFailed: true}
 	for _, err := range []error{dockerops.ErrUnknownProject, dockerops.ErrNoDefault, dockerops.ErrNotFound, dockerops.ErrBusy,
 		dockerops.ErrNotCancellable, dockerops.ErrPlanChanged, dockerops.ErrDockerUnavailable, dockerops.ErrBadInput,
-		dockerops.ErrMisconfigured, dockerops.ErrNotDeployed, &http.MaxBytesError{Limit: 1}, io.EOF} {
+		dockerops.ErrMisconfigured, dockerops.ErrNotDeployed, dockerops.ErrUnknownRef, dockerops.ErrGitRemote,
+		&http.MaxBytesError{Limit: 1}, io.EOF} {
 		_, code := statusOf(err)
 		codes[code] = true
 	}
@@ -338,6 +340,10 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "RestartResult", typ: dockerops.RestartResult{}},
 		{schema: "RestartFailure", typ: restartFailure{}},
 		{schema: "DeployRequest", typ: deployRequest{}, request: true},
+		{schema: "PromoteRequest", typ: promoteRequest{}, request: true},
+		{schema: "Commit", typ: gitsource.Commit{}},
+		{schema: "HookAnswer", typ: hookAnswer{}},
+		{schema: "PushOutcome", typ: dockerops.PushOutcome{}},
 		{schema: "DeployPlan", typ: dockerops.DeployPlan{}},
 		{schema: "ServiceAction", typ: dockerops.ServiceAction{}},
 		{schema: "NothingToDeploy", typ: nothingToDeploy{}},

@@ -179,6 +179,9 @@ type deployRequest struct {
 	// dry run): the deploy runs only that plan, else answers 409 plan_changed with the
 	// new plan and deploys nothing.
 	PlanFingerprint string `json:"plan_fingerprint"`
+	// Ref is, for a git project, the commit to deploy: a sha, a branch or a tag; ""
+	// is the head of the project's branch.
+	Ref string `json:"ref"`
 }
 
 // nothingToDeploy is the answer to a deploy with nothing to deploy: no deployment was
@@ -203,9 +206,13 @@ func handleDeploy(ops Operations, follow deployFollow, audit *auditLog) http.Han
 			writeError(w, err)
 			return
 		}
+		ctx := r.Context()
+		if req.Ref != "" {
+			ctx = dockerops.WithRef(ctx, req.Ref)
+		}
 		if req.DryRun {
-			plan, err := ops.PlanDeploy(r.Context(), project)
-			audit.record(r, "deploy_plan", project, err, "")
+			plan, err := ops.PlanDeploy(ctx, project)
+			audit.record(r, "deploy_plan", project, err, req.Ref)
 			if err != nil {
 				writeError(w, err)
 				return
@@ -217,7 +224,6 @@ func handleDeploy(ops Operations, follow deployFollow, audit *auditLog) http.Han
 		if refuseReadOnly(w, r, audit, "deploy") {
 			return
 		}
-		ctx := r.Context()
 		if req.PlanFingerprint != "" {
 			ctx = dockerops.WithConfirmedPlan(ctx, req.PlanFingerprint)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scar-dev/scar/dockerops"
+	"github.com/scar-dev/scar/gitsource"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
 	"github.com/scar-dev/scar/store"
@@ -23,12 +24,15 @@ type Operations interface {
 	Status(ctx context.Context, project string) (*dockerops.ProjectStatus, error)
 	Logs(ctx context.Context, project string, req dockerops.LogsRequest) (*dockerops.LogsResult, error)
 	Restart(ctx context.Context, project string, req dockerops.RestartRequest, who dockerops.Actor, progress dockerops.Progress) (*dockerops.RestartResult, error)
+	// PlanDeploy and Deploy check out, for a git project, the ref of dockerops.WithRef
+	// and record the promotion of dockerops.WithPromotion.
 	PlanDeploy(ctx context.Context, project string) (*dockerops.DeployPlan, error)
 	Deploy(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
 	Rollback(ctx context.Context, project string, who dockerops.Actor, progress dockerops.Progress) (*dockerops.Deployment, error)
 	History(ctx context.Context, project string, limit int) ([]dockerops.Deployment, error)
 	Deployment(ctx context.Context, id string) (*dockerops.Deployment, error)
 	CancelDeployment(ctx context.Context, id string, who dockerops.Actor) (*dockerops.Deployment, error)
+	PromoteCommit(ctx context.Context, from, to string) (*gitsource.Commit, error)
 }
 
 // Projects lists the configured projects.
@@ -83,6 +87,16 @@ type Deps struct {
 	// FollowMax is how long one follow lasts at most (SCAR_FOLLOW_MAX); 0 means
 	// dockerops.DefaultFollowMax.
 	FollowMax time.Duration
+	// Pushes deploys the pushes POST /hooks/git/{project} is told of; nil answers them
+	// 503. Deliveries remembers their delivery ids; nil means Audit when it can (a
+	// *store.DB can).
+	Pushes     Pushes
+	Deliveries Deliveries
+	// Getenv reads the webhook secrets named by git.secret_env; nil means os.Getenv.
+	Getenv func(string) string
+	// SameRepository tells whether a push payload's repository URL names a project's
+	// git.remote; nil means gitsource.SameRepository.
+	SameRepository func(a, b string) bool
 	// Stop, closed when scar begins to shut down, ends the event streams and follows, which
 	// http.Server.Shutdown would otherwise wait for. nil: they end with their clients.
 	Stop <-chan struct{}
@@ -113,15 +127,20 @@ func NewServer(d Deps) http.Handler {
 	r.Use(clientIP(d.TrustedProxies))
 	r.Use(logRequests(d.Logger, d.Metrics))
 	r.Use(recoverPanics(d.Logger))
-	r.Use(limitBody(d.MaxBodyBytes))
 
-	r.Get("/healthz", handleHealthz())                     // process alive
-	r.Get("/readyz", handleReadyz(d.Ready))                // Docker answers and config loaded
-	r.Method(http.MethodGet, "/metrics", d.MetricsHandler) // Prometheus
-	if d.Webhook != nil {
-		r.Method(http.MethodPost, d.WebhookPath, d.Webhook) // Telegram updates
-	}
-	r.Mount("/api/v1", v1Routes(d))
+	// A push webhook's body has a limit of its own (HookMaxBodyBytes): git hosts send
+	// the commits' details.
+	r.Method(http.MethodPost, "/hooks/git/{project}", newGitHooks(d)) // git push webhooks; the project's secret authenticates (git_hooks.go)
+	r.Group(func(r chi.Router) {
+		r.Use(limitBody(d.MaxBodyBytes))
+		r.Get("/healthz", handleHealthz())                     // process alive
+		r.Get("/readyz", handleReadyz(d.Ready))                // Docker answers and config loaded
+		r.Method(http.MethodGet, "/metrics", d.MetricsHandler) // Prometheus
+		if d.Webhook != nil {
+			r.Method(http.MethodPost, d.WebhookPath, d.Webhook) // Telegram updates
+		}
+		r.Mount("/api/v1", v1Routes(d))
+	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -148,6 +167,7 @@ func v1Routes(d Deps) chi.Router {
 	follow := deployFollow{follower: d.Deploys, keepAlive: d.EventsKeepAlive, stop: d.Stop}
 	r.Post("/projects/{project}/deploy", handleDeploy(d.Ops, follow, audit))                                          // plan (dry_run, any token) or start a deploy (full token); ?wait=true answers at its end
 	r.With(requireFull(audit, "rollback")).Post("/projects/{project}/rollback", handleRollback(d.Ops, follow, audit)) // undo the last deploy; ?wait=true answers at its end
+	r.Post("/projects/{project}/promote", handlePromote(d.Ops, follow, audit))                                        // deploy the commit another git project runs (promote.go); dry_run like deploy
 	r.Get("/projects/{project}/deployments", handleHistory(d.Ops, audit))                                             // deploy history
 	r.Get("/deployments/{id}", handleDeployment(d.Ops))                                                               // one deploy with its events
 	r.Get("/deployments/{id}/events", handleDeploymentEvents(follow))                                                 // its events as they happen, then its end, Server-Sent Events

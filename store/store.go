@@ -134,6 +134,15 @@ var migrations = []string{
 	// 6: a deploy's bake (see deployments.go, SetBake): "baking until …", then
 	// "passed", the incident that rolled it back, or what ended it.
 	`ALTER TABLE deployments ADD COLUMN bake TEXT NOT NULL DEFAULT '';`,
+	// 7: the delivery ids of git push webhooks (see git_deliveries.go), so that a
+	// redelivered push is answered but not deployed twice.
+	`CREATE TABLE git_deliveries (
+		project TEXT NOT NULL,
+		delivery TEXT NOT NULL,
+		at INTEGER NOT NULL,                    -- unix ns when it was received
+		PRIMARY KEY (project, delivery)
+	);
+	CREATE INDEX git_deliveries_at ON git_deliveries(at);`,
 }
 
 // Open opens (creating if needed) the database in dir and applies pending migrations.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -118,6 +119,11 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		Deploys:        ops,
 		Follows:        ops,
 		FollowMax:      cfg.FollowMax,
+		Pushes:         ops,
+		Deliveries:     db,
+		// Webhook secrets are read from the environment scar was started with, when a
+		// push arrives, as git.secret_env names them.
+		Getenv: envLookup(cfg.environ),
 	}
 	// The event streams end when the shutdown begins: http.Server.Shutdown waits for
 	// every request, and a stream would otherwise last until its client hangs up.
@@ -237,4 +243,16 @@ func pendingChanges(files *deployments.Engine) dockerops.PendingFunc {
 		}
 		return !plan.Empty(), nil
 	}
+}
+
+// envLookup reads a variable of environ ("KEY=value" entries; the last of a key wins),
+// as os.Getenv reads the process's.
+func envLookup(environ []string) func(string) string {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return func(name string) string { return vars[name] }
 }
