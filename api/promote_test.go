@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -22,21 +21,10 @@ type gitOps struct {
 	err   error
 }
 
-// contextValue reads a value dockerops keeps under an unexported key from the
-// context's description (context.WithValue names its key's type and the string
-// value): the routing test needs no accessor in dockerops' API.
-func contextValue(ctx context.Context, key string) string {
-	m := regexp.MustCompile(`WithValue\(dockerops\.` + key + `, ([^)]*)\)`).FindStringSubmatch(fmt.Sprint(ctx))
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
 func (o *gitOps) record(ctx context.Context, op, project string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.calls = append(o.calls, fmt.Sprintf("%s %s ref=%s from=%s", op, project, contextValue(ctx, "refKey"), contextValue(ctx, "promotionKey")))
+	o.calls = append(o.calls, fmt.Sprintf("%s %s ref=%s from=%s", op, project, dockerops.RefOf(ctx), dockerops.PromotionOf(ctx)))
 }
 
 func (o *gitOps) recorded() []string {
@@ -53,7 +41,7 @@ func (o *gitOps) PlanDeploy(ctx context.Context, project string) (*dockerops.Dep
 	plan := emptyPlan(project)
 	plan.Changed = []string{"app/basket.go"}
 	plan.Commit = &gitsource.Commit{SHA: pushedSHA, Subject: "Fix the basket total", Author: "Ada Lovelace <ada@example.com>"}
-	plan.PromotedFrom = contextValue(ctx, "promotionKey")
+	plan.PromotedFrom = dockerops.PromotionOf(ctx)
 	return &plan, nil
 }
 
