@@ -159,8 +159,18 @@ type Plan struct {
 
 // PlanDeploy returns what a deploy of project would do, changing nothing (any token).
 func (c *Client) PlanDeploy(ctx context.Context, project string) (*Plan, error) {
+	return c.PlanDeployRef(ctx, project, "")
+}
+
+// PlanDeployRef is PlanDeploy of a git project's ref (a sha, a branch or a tag; ""
+// is its branch's head). The plan's Commit is the commit it resolved to.
+func (c *Client) PlanDeployRef(ctx context.Context, project, ref string) (*Plan, error) {
+	body := map[string]any{"dry_run": true}
+	if ref != "" {
+		body["ref"] = ref
+	}
 	var p Plan
-	if err := c.do(ctx, http.MethodPost, projectPath(project, "deploy"), nil, map[string]bool{"dry_run": true}, &p); err != nil {
+	if err := c.do(ctx, http.MethodPost, projectPath(project, "deploy"), nil, body, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -172,9 +182,18 @@ func (c *Client) PlanDeploy(ctx context.Context, project string) (*Plan, error) 
 // plan_changed and deploys nothing. When production already matches the workspace the
 // answer has Status dockerops.DeployNothingToDo, its Plan, and no ID.
 func (c *Client) Deploy(ctx context.Context, project, fingerprint string) (*dockerops.Deployment, error) {
+	return c.DeployRef(ctx, project, fingerprint, "")
+}
+
+// DeployRef is Deploy of a git project's ref: pass the sha of the plan's Commit to
+// deploy exactly the commit that was shown.
+func (c *Client) DeployRef(ctx context.Context, project, fingerprint, ref string) (*dockerops.Deployment, error) {
 	body := map[string]string{}
 	if fingerprint != "" {
 		body["plan_fingerprint"] = fingerprint
+	}
+	if ref != "" {
+		body["ref"] = ref
 	}
 	return c.started(ctx, projectPath(project, "deploy"), body)
 }

@@ -50,12 +50,14 @@ Prints a container's last lines (the primary container's unless --container).
 	"stop":    containersCommand("stop", "Stops the named containers (none: all of the project's)."),
 	"start":   containersCommand("start", "Starts the named containers (none: all of the project's) and waits for them to be\nrunning and healthy."),
 	"deploy": {
-		help: `usage: scar deploy [project] [--yes] [--json]
+		help: `usage: scar deploy [project] [--ref REF] [--yes] [--json]
 
 Shows what a deploy of the workspace would do, asks "Deploy? [y/N]" on a terminal,
 then deploys and shows each stage as it happens. Off a terminal (a script, CI) it
 deploys only with --yes. Exits 8 when the deploy failed and was rolled back, 9 when
-the rollback failed too.
+the rollback failed too. A git project deploys its branch's head, or --ref, and
+exactly the commit the plan showed.
+  --ref REF    a git project's commit (full or short sha), branch or tag
   --yes        deploy without asking
 ` + clientFlagsHelp,
 		flags: deployFlags(dockerops.KindDeploy),

@@ -24,6 +24,10 @@ func deployFlags(kind string) func(fs *flag.FlagSet) func(context.Context, *clie
 	return func(fs *flag.FlagSet) func(context.Context, *clientContext) error {
 		yes := fs.Bool("yes", false, "")
 		fs.BoolVar(yes, "y", false, "")
+		ref := new(string)
+		if kind == dockerops.KindDeploy {
+			fs.StringVar(ref, "ref", "", "")
+		}
 		return func(ctx context.Context, cc *clientContext) error {
 			if err := cc.needProject(ctx); err != nil {
 				return err
@@ -31,16 +35,16 @@ func deployFlags(kind string) func(fs *flag.FlagSet) func(context.Context, *clie
 			if err := cc.noMoreArgs(kind); err != nil {
 				return err
 			}
-			return deployOrRollback(ctx, cc, kind, *yes)
+			return deployOrRollback(ctx, cc, kind, *yes, *ref)
 		}
 	}
 }
 
-func deployOrRollback(ctx context.Context, cc *clientContext, kind string, yes bool) error {
+func deployOrRollback(ctx context.Context, cc *clientContext, kind string, yes bool, ref string) error {
 	out := cc.io.stdout
 	var fingerprint string
 	if kind == dockerops.KindDeploy {
-		plan, err := cc.api.PlanDeploy(ctx, cc.project)
+		plan, err := cc.api.PlanDeployRef(ctx, cc.project, ref)
 		if err != nil {
 			return err
 		}
@@ -56,6 +60,10 @@ func deployOrRollback(ctx context.Context, cc *clientContext, kind string, yes b
 			return nil
 		}
 		fingerprint = plan.Plan.Fingerprint
+		if c := plan.Plan.Commit; c != nil {
+			// The commit shown is the one deployed, whatever the branch does meanwhile.
+			ref = c.SHA
+		}
 	} else if !cc.json {
 		fmt.Fprintf(out, "rollback of %s: production goes back to what it was before its last deploy\n", cc.project)
 	}
@@ -68,7 +76,7 @@ func deployOrRollback(ctx context.Context, cc *clientContext, kind string, yes b
 	if kind == dockerops.KindDeploy {
 		// The plan shown is the one deployed: if the workspace changed since, the
 		// server deploys nothing and says so (409 plan_changed).
-		d, err = cc.api.Deploy(ctx, cc.project, fingerprint)
+		d, err = cc.api.DeployRef(ctx, cc.project, fingerprint, ref)
 	} else {
 		d, err = cc.api.Rollback(ctx, cc.project)
 	}
@@ -176,6 +184,12 @@ func deploymentOutcome(out io.Writer, d *dockerops.Deployment, asJSON bool) erro
 // printPlan writes a deploy plan as a person reads it before saying yes.
 func printPlan(w io.Writer, project string, p *dockerops.DeployPlan) {
 	fmt.Fprintf(w, "plan for %s:\n", project)
+	if c := p.Commit; c != nil {
+		fmt.Fprintf(w, "  %-9s %s %s (%s)\n", "commit:", c.Short(), c.Subject, c.Author)
+		if p.PromotedFrom != "" {
+			fmt.Fprintf(w, "  %-9s %s\n", "from:", p.PromotedFrom)
+		}
+	}
 	list := func(label string, names []string) {
 		if len(names) > 0 {
 			fmt.Fprintf(w, "  %-9s %s\n", label+":", strings.Join(names, ", "))

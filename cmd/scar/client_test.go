@@ -76,6 +76,8 @@ type fakeScar struct {
 	stream   bool // serve the event stream, cut after cutAfter events
 	cutAfter int
 	errorFor map[string][2]string // path suffix → status, body
+	// commit, when set, is the plan's commit: a git project's.
+	commit string
 }
 
 func (f *fakeScar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +111,9 @@ func (f *fakeScar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return string(out)
 	}
 	switch {
+	case strings.HasSuffix(r.URL.Path, "/deploy") && strings.Contains(string(b), "dry_run") && f.commit != "":
+		reply(200, `{"plan": {"project": "demo", "changed": ["index.txt"], "bytes": 12, "fingerprint": "fp-1",
+			"commit": {"sha": "`+f.commit+`", "subject": "Fix the cart", "author": "Ann <ann@example.com>", "branch": "main"}, "service_actions": []}, "nothing_to_deploy": false}`)
 	case strings.HasSuffix(r.URL.Path, "/deploy") && strings.Contains(string(b), "dry_run"):
 		reply(200, `{"plan": {"project": "demo", "changed": ["index.txt"], "bytes": 12, "fingerprint": "fp-1",
 			"service_actions": [{"service": "web", "action": "restart", "reason": "content/ changed"}, {"service": "db", "action": "none", "reason": ""}]}, "nothing_to_deploy": false}`)
@@ -323,5 +328,25 @@ func TestStatusAndProgressFormats(t *testing.T) {
 		if got := eventLine(tc.ev, start); got != tc.want {
 			t.Errorf("eventLine = %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// TestDeployRefDeploysTheCommitShown: scar deploy --ref asks for the ref's plan, shows
+// its commit, and deploys that commit by its sha, not the ref again (a branch may
+// move between the plan and the deploy).
+func TestDeployRefDeploysTheCommitShown(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	fake := &fakeScar{ending: dockerops.DeploySuccess, events: stageEvents(), commit: sha}
+	code, out, err := runWith(t, fake, false, "", "deploy", "demo", "--ref", "main", "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d (%v)\n%s", code, err, out)
+	}
+	seen := fake.seen()
+	if len(seen) < 2 || seen[0] != `POST /api/v1/projects/demo/deploy {"dry_run":true,"ref":"main"}` ||
+		seen[1] != `POST /api/v1/projects/demo/deploy {"plan_fingerprint":"fp-1","ref":"`+sha+`"}` {
+		t.Fatalf("requests %q", seen)
+	}
+	if !strings.Contains(out, "commit:   0123456789 Fix the cart (Ann <ann@example.com>)") {
+		t.Errorf("the plan does not name the commit:\n%s", out)
 	}
 }
