@@ -310,6 +310,13 @@ func printHistory(w io.Writer, list []dockerops.Deployment) {
 		if d.Undoes != "" {
 			detail = strings.TrimSpace("undoes " + d.Undoes + " " + detail)
 		}
+		if c := d.Plan.Commit; c != nil {
+			commit := "commit " + c.Short() + " " + c.Subject
+			if d.Plan.PromotedFrom != "" {
+				commit += " (promoted from " + d.Plan.PromotedFrom + ")"
+			}
+			detail = strings.TrimSuffix(commit+"; "+detail, "; ")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, d.Status,
 			d.StartedAt.Local().Format("2006-01-02 15:04:05"), took, d.Who, oneLine(detail, 80))
 	}
