@@ -67,7 +67,7 @@ func check(ctx context.Context, environ []string, out io.Writer) error {
 	if cfgProjects != nil {
 		src := gitsource.New(gitsource.Config{Root: projects.CheckoutsDir(cfg.StateDir), Environ: environ, Timeout: checkGitTimeout})
 		checkGit := func(g projects.GitSource) error { return src.Check(ctx, g) }
-		checkProjects(pingCtx, cfgProjects, cfg.DockerHost, err == nil, checkGit, out, &failed)
+		checkProjects(pingCtx, cfgProjects, cfg.DockerHost, err == nil, checkGit, envLookup(environ), out, &failed)
 	}
 
 	failed += checkTelegram(pingCtx, cfg, out)

@@ -17,7 +17,7 @@ import (
 // first deploy is how it gets containers. Without the engine only the directories
 // are checked. A git project's remote is asked for its branch with checkGit; its
 // checkout is made by its first deploy, so a missing one is no problem.
-func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string, engineUp bool, checkGit func(projects.GitSource) error, out io.Writer, failed *int) {
+func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string, engineUp bool, checkGit func(projects.GitSource) error, getenv func(string) string, out io.Writer, failed *int) {
 	var ops *dockerops.Service
 	if engineUp {
 		docker, err := dockerops.NewClient(dockerHost)
@@ -40,6 +40,12 @@ func checkProjects(ctx context.Context, cfg *projects.Config, dockerHost string,
 			if gerr := checkGit(*p.Git); gerr != nil {
 				bad++
 				fmt.Fprintf(out, "FAIL  %-13s git branch %s: %s\n", name, p.Git.Branch, strings.TrimPrefix(gerr.Error(), "gitsource: "))
+			}
+			switch {
+			case p.Git.SecretEnv == "":
+				fmt.Fprintf(out, "note  %-13s no git.secret_env: its push webhook is off (deploys from Telegram and the API only)\n", name)
+			case getenv(p.Git.SecretEnv) == "":
+				fmt.Fprintf(out, "note  %-13s git.secret_env names %s, which is not set or empty: its push webhook answers 403 until it is\n", name, p.Git.SecretEnv)
 			}
 		}
 		for _, pe := range problems {

@@ -44,7 +44,7 @@ func TestMisconfiguredProjectsFailCheckAndAnswer4xx(t *testing.T) {
 	firstWords := fmt.Sprintf(`compose project %q has no containers yet: deploy it`, first)
 
 	var out strings.Builder
-	env := []string{"SCAR_PROJECTS_FILE=" + path, "SCAR_STATE_DIR=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	env := []string{"SCAR_PROJECTS_FILE=" + path, "SCAR_STATE_DIR=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GOOD_HOOK=s3cret"}
 	err := run(context.Background(), []string{"check"}, env, &out, &out)
 	if err == nil {
 		t.Errorf("check passed:\n%s", out.String())
@@ -114,10 +114,11 @@ func TestCheckAsksGitRemotes(t *testing.T) {
 		return d
 	}
 	path := projectsFile(t, fmt.Sprintf(`{
-		"good": {"git": {"remote": %q, "branch": "main"}, "production": %q, "containers": ["good-app"]},
+		"good": {"git": {"remote": %q, "branch": "main", "secret_env": "GOOD_HOOK"}, "production": %q, "containers": ["good-app"]},
+		"unset": {"git": {"remote": %q, "branch": "main", "secret_env": "UNSET_HOOK"}, "production": %q, "containers": ["unset-app"]},
 		"nobranch": {"git": {"remote": %q, "branch": "develop"}, "production": %q, "containers": ["nobranch-app"]},
 		"noremote": {"git": {"remote": "file:///nonexistent/app.git"}, "production": %q, "containers": ["noremote-app"]}}`,
-		"file://"+bare, prod("good-prod"), "file://"+bare, prod("nobranch-prod"), prod("noremote-prod")))
+		"file://"+bare, prod("good-prod"), "file://"+bare, prod("unset-prod"), "file://"+bare, prod("nobranch-prod"), prod("noremote-prod")))
 	var out strings.Builder
 	env := []string{"SCAR_PROJECTS_FILE=" + path, "SCAR_STATE_DIR=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if err := run(context.Background(), []string{"check"}, env, &out, &out); err == nil {
@@ -125,6 +126,8 @@ func TestCheckAsksGitRemotes(t *testing.T) {
 	}
 	for _, want := range []string{
 		"ok    project good  git branch main found on the remote",
+		"note  project unset git.secret_env names UNSET_HOOK, which is not set or empty: its push webhook answers 403 until it is",
+		"note  project nobranch no git.secret_env: its push webhook is off",
 		`FAIL  project nobranch git branch develop: unknown ref "develop": no such branch on file://` + bare,
 		"FAIL  project noremote git branch main: asking file:///nonexistent/app.git: git remote unavailable: fatal:",
 	} {
