@@ -33,7 +33,7 @@ cleanup() {
   done
   ids=$(docker ps -aq --filter "label=scar.bench=$run_id" 2>/dev/null || true)
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-  for p in st rs dp; do docker network rm "${run_id}${p}_default" >/dev/null 2>&1 || true; done
+  for p in st rs dp pg pw; do docker network rm "${run_id}${p}_default" >/dev/null 2>&1 || true; done
   docker rmi -f "scar-bench-app:$run_id" >/dev/null 2>&1 || true
   rm -rf "$work"
   exit "$rc"

@@ -34,9 +34,13 @@ type deployment struct {
 	FinishedAt time.Time `json:"finished_at"`
 }
 
-// deployScar starts a deploy and polls it every 5 ms until it ends; it must succeed.
-func (s *suite) deployScar() (*deployment, error) {
-	data, err := s.scar.do("POST", "/api/v1/projects/deploy/deploy", "", 202)
+// deployScar starts a deploy of the deploy project and polls it every 5 ms until it
+// ends; it must succeed.
+func (s *suite) deployScar() (*deployment, error) { return s.deployScarOf("deploy") }
+
+// deployScarOf is deployScar of project.
+func (s *suite) deployScarOf(project string) (*deployment, error) {
+	data, err := s.scar.do("POST", "/api/v1/projects/"+project+"/deploy", "", 202)
 	if err != nil {
 		return nil, err
 	}

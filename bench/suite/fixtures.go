@@ -26,6 +26,9 @@ type fixtures struct {
 	image   string
 
 	status, restart, deploy *composeProject
+	// more are the projects of sections that lay out their own (push), torn down
+	// with these.
+	more []*composeProject
 }
 
 // composeProject is one Compose project of the suite, with a workspace and the
@@ -209,7 +212,7 @@ func (f *fixtures) waitHealthy(ctx context.Context, timeout time.Duration) error
 func (f *fixtures) teardown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, p := range []*composeProject{f.status, f.restart, f.deploy} {
+	for _, p := range append([]*composeProject{f.status, f.restart, f.deploy}, f.more...) {
 		if p != nil {
 			sh(ctx, p.production, append(f.compose, "-p", p.name, "down", "-t", "1", "--remove-orphans")...)
 		}

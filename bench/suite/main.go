@@ -66,6 +66,7 @@ type suite struct {
 	raw  *rawEngine
 	seed *seedPeer
 	al   *alertFixtures
+	push *pushFixtures
 	t    table
 
 	// composeMain brings the projects up and is the seed's; V1 and V2 are the peers
@@ -95,7 +96,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "length of the webhook latency run of each side (at -webhook-rate)")
 	fs.BoolVar(&o.filesFsync, "files-fsync", false, "bench/files also against rsync -a --fsync (about a minute more)")
 	fs.Float64Var(&o.webhookRate, "webhook-rate", 5000, "updates per second of the latency run")
-	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,follow,stats,plan,restart,deploy,files,webhook,alerts); empty: all")
+	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,follow,stats,plan,restart,deploy,push,files,webhook,alerts); empty: all")
 	fs.StringVar(&o.scarNoWatch, "scar-nowatch", "", "scar as it was before the event watcher (the idle CPU row's peer); empty: left out")
 	fs.IntVar(&o.alertDeaths, "alert-deaths", 200, "containers that die one by one in the alert latency row")
 	fs.DurationVar(&o.alertSpacing, "alert-spacing", 400*time.Millisecond, "time between two deaths of the alert latency row (spread over 4 projects and alert chats)")
@@ -147,6 +148,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("alerts fixtures: %w", err)
 		}
 	}
+	if selected(o.only, "push") {
+		var ps map[string]benchProject
+		if s.push, ps, err = s.f.pushSetup(ctx, o.treeFiles); err != nil {
+			return fmt.Errorf("push fixtures: %w", err)
+		}
+		if more == nil {
+			more = map[string]benchProject{}
+		}
+		for name, p := range ps {
+			more[name] = p
+		}
+	}
 	if s.bot, err = startBotAPI(); err != nil {
 		return err
 	}
@@ -183,6 +196,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"plan", s.planRows},
 		{"restart", s.restartRows},
 		{"deploy", s.deployRows},
+		{"push", s.pushRows},
 		{"stats", s.statsRows},
 		{"files", s.filesRows},
 		{"webhook", s.webhookRows},

@@ -38,13 +38,14 @@ type scarProc struct {
 
 // benchProject is a project of the projects file the suite gives scar.
 type benchProject struct {
-	Workspace        string  `json:"workspace"`
-	Production       string  `json:"production"`
-	ComposeProject   string  `json:"compose_project"`
-	PrimaryContainer string  `json:"primary_container,omitempty"`
-	AutoDetect       bool    `json:"auto_detect"`
-	HealthTimeout    string  `json:"health_timeout"`
-	AlertChats       []int64 `json:"alert_chats,omitempty"`
+	Workspace        string    `json:"workspace,omitempty"`
+	Git              *benchGit `json:"git,omitempty"`
+	Production       string    `json:"production"`
+	ComposeProject   string    `json:"compose_project"`
+	PrimaryContainer string    `json:"primary_container,omitempty"`
+	AutoDetect       bool      `json:"auto_detect"`
+	HealthTimeout    string    `json:"health_timeout"`
+	AlertChats       []int64   `json:"alert_chats,omitempty"`
 }
 
 // fixtureProjects are the projects of the suite's fixtures, as scar is given them.
@@ -100,6 +101,7 @@ func launchScar(ctx context.Context, bin, dir, name string, ps map[string]benchP
 		"SCAR_TELEGRAM_ALLOWED_USERS="+strconv.Itoa(allowedUser),
 		"SCAR_COMPOSE_COMMAND="+strings.Join(compose, " "),
 		"SCAR_LOG_FORMAT=json",
+		pushSecretEnv+"="+pushSecret,
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group: a Ctrl-C of the run reaches the suite, which stops scar.
