@@ -230,10 +230,11 @@ func (s *Service) deployable(ctx context.Context, p *projects.Project, ms []*mem
 	return nil
 }
 
-// statusProblems is what status reports under "problems".
-func (s *Service) statusProblems(ctx context.Context, p *projects.Project, ms []*member) []string {
+// statusProblems is what status reports under "problems": dirProblems (DirProblems
+// of p) and the Compose project's.
+func (s *Service) statusProblems(ctx context.Context, p *projects.Project, dirProblems []*ProblemError, ms []*member) []string {
 	var out []string
-	for _, pe := range DirProblems(p) {
+	for _, pe := range dirProblems {
 		out = append(out, pe.Text)
 	}
 	pe, err := s.composeProblem(ctx, p, ms)

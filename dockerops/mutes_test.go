@@ -3,6 +3,7 @@ package dockerops
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,5 +43,39 @@ func TestStatusSaysUntilWhenAlertsAreMuted(t *testing.T) {
 		if has := strings.Contains(string(body), `"muted_until":`); has != !want.IsZero() {
 			t.Errorf("%s: JSON %s", name, body)
 		}
+	}
+}
+
+// TestStatusLeavesOutAMuteThatEndedWhileTheEngineAnswered: the mutes are read while
+// the engine answers; a mute that ended before the status was done is not in it
+// (muted_until, when there, is after checked_at).
+func TestStatusLeavesOutAMuteThatEndedWhileTheEngineAnswered(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cp := dockertest.UniqueName(t, "mutend")
+	ps := projectMap{"shop": {Name: "shop", Containers: []string{cp + "-ghost"}}}
+	// The mutes are read at start; the status is done an hour later by this clock.
+	start := time.Now()
+	var calls atomic.Int32
+	clock := func() time.Time {
+		if calls.Add(1) == 1 {
+			return start
+		}
+		return start.Add(time.Hour)
+	}
+	f := newFixture(t, ps, WithMutes(db), WithClock(clock))
+	if err := db.SetMute(t.Context(), store.Mute{Project: "shop", Until: start.Add(30 * time.Minute), Who: "telegram:42"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.svc.Status(t.Context(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.MutedUntil.IsZero() && !st.MutedUntil.After(st.CheckedAt) {
+		t.Errorf("muted until %v, before the status was done (%v)", st.MutedUntil, st.CheckedAt)
 	}
 }
