@@ -86,6 +86,21 @@ type dirCache struct {
 	equal map[string][2]statKey
 }
 
+// keepUnmoved adds to d.equal the files of last.equal whose stats have not moved,
+// sharing last.equal (never modified once stored) when they are all it has.
+func (d *dirCache) keepUnmoved(last *dirCache, unmoved []string) {
+	if len(unmoved) == 0 {
+		return
+	}
+	if d.equal == nil && len(unmoved) == len(last.equal) {
+		d.equal = last.equal
+		return
+	}
+	for _, name := range unmoved {
+		d.record(name, last.equal[name])
+	}
+}
+
 func (d *dirCache) record(name string, keys [2]statKey) {
 	if d.equal == nil {
 		d.equal = map[string][2]statKey{}

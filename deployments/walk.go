@@ -51,8 +51,10 @@ type dirResult struct {
 	paths                   []string
 	children                []dirJob
 	// last is the directory as the last plan read it (nil for none), cache as this
-	// walk read it (nil when it is not to be kept).
+	// walk reads it. unmoved are the files last.equal holds with the stats they still
+	// have: cache.equal gets them at the end, as last.equal itself when that is all.
 	last, cache *dirCache
+	unmoved     []string
 }
 
 type dirJob struct {
@@ -148,7 +150,9 @@ func (w *walker) dir(ctx context.Context, job dirJob) (*dirResult, error) {
 	}
 	res := &dirResult{}
 	if w.last != nil {
-		res.last = w.last.dirs[job.rel]
+		if res.last = w.last.dirs[job.rel]; res.last != nil {
+			res.unmoved = make([]string, 0, len(res.last.equal))
+		}
 	}
 	var names []string
 	if res.last != nil && res.last.namesKept && job.keyOK && res.last.key == job.key {
@@ -170,6 +174,7 @@ func (w *walker) dir(ctx context.Context, job dirJob) (*dirResult, error) {
 			return nil, err
 		}
 	}
+	res.cache.keepUnmoved(res.last, res.unmoved)
 	return res, nil
 }
 
@@ -276,7 +281,11 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 			}
 			sameMtime := fi.ModTime().Equal(pfi.ModTime())
 			if !changed && sameMtime && keysOK && keys[0].settled(w.start) && keys[1].settled(w.start) {
-				res.cache.record(name, keys)
+				if recorded && was == keys {
+					res.unmoved = append(res.unmoved, name)
+				} else {
+					res.cache.record(name, keys)
+				}
 			} else if recorded {
 				// Keep the old stats until the file is equal again: a later plan must
 				// not forget the edit once the mtime is set back.
