@@ -75,7 +75,7 @@ func TestLogsJSONMatchesEncodingJSON(t *testing.T) {
 			time.Date(2026, 11, 28, 18, 0, 0, 123456789, time.UTC),
 			time.Date(2026, 11, 28, 18, 0, 0, 120000000, time.UTC),
 			time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
-			time.Date(2026, 11, 28, 18, 0, 0, 5, time.FixedZone("", -(3*3600 + 30*60))),
+			time.Date(2026, 11, 28, 18, 0, 0, 5, time.FixedZone("", -(3*3600+30*60))),
 		}
 		for _, ts := range times {
 			for _, s := range hostileTexts {
