@@ -23,18 +23,36 @@ const maxLineBytes = 16 << 10
 // logCollector keeps the last n lines that pass the grep filter, in a ring, and at
 // most maxBytes of their text (0: no bound): older lines go first, and truncated
 // says that some did for the byte bound.
+//
+// The kept lines' text lives in one byte arena, in ring order, so that reading a
+// line allocates nothing: result makes one string of the arena and slices each line's
+// Text from it. A dropped line's bytes stay in the arena until it holds more dead
+// bytes than live ones (and at least arenaSlack); then the live bytes move to its
+// start, so the arena stays within about twice the kept text.
 type logCollector struct {
-	ring      []LogLine
+	ring      []keptLine
 	head      int // the oldest kept line
 	size      int
-	bytes     int
+	text      []byte // the arena: the kept lines' text, oldest first, after dead bytes
+	bytes     int    // the kept lines' text
 	maxBytes  int
 	truncated bool
 	grepFilter
 }
 
+// keptLine is one line in the ring; its text is text[off:off+n] of the arena.
+type keptLine struct {
+	time   time.Time
+	stream string
+	off, n int
+}
+
+// arenaSlack is how many dead bytes the arena holds before they are worth moving
+// the live ones for.
+const arenaSlack = 64 << 10
+
 func newLogCollector(n int, grep string) *logCollector {
-	return &logCollector{ring: make([]LogLine, n), grepFilter: newGrepFilter(grep)}
+	return &logCollector{ring: make([]keptLine, n), text: make([]byte, 0, min(n, 1000)*80), grepFilter: newGrepFilter(grep)}
 }
 
 // splitStamp splits one line as the engine sent it, "<RFC 3339 time> <text>", into
@@ -60,26 +78,46 @@ func (c *logCollector) add(stream string, raw []byte) {
 	if c.size == len(c.ring) {
 		c.dropOldest()
 	}
-	text := strings.ToValidUTF8(string(raw), "\uFFFD")
+	text := raw
+	if !utf8.Valid(text) {
+		text = bytes.ToValidUTF8(text, []byte("\uFFFD"))
+	}
 	if c.maxBytes > 0 {
 		for c.size > 0 && c.bytes+len(text) > c.maxBytes {
 			c.dropOldest()
 			c.truncated = true
 		}
 		if len(text) > c.maxBytes {
-			text, c.truncated = strings.ToValidUTF8(text[:c.maxBytes], ""), true
+			text, c.truncated = bytes.ToValidUTF8(text[:c.maxBytes], nil), true
 		}
 	}
-	c.ring[(c.head+c.size)%len(c.ring)] = LogLine{Time: ts, Stream: stream, Text: text}
+	if dead := len(c.text) - c.bytes; dead > c.bytes && dead >= arenaSlack {
+		c.compact()
+	}
+	c.ring[(c.head+c.size)%len(c.ring)] = keptLine{time: ts, stream: stream, off: len(c.text), n: len(text)}
+	c.text = append(c.text, text...)
 	c.size++
 	c.bytes += len(text)
 }
 
 func (c *logCollector) dropOldest() {
-	c.bytes -= len(c.ring[c.head].Text)
-	c.ring[c.head] = LogLine{}
+	c.bytes -= c.ring[c.head].n
+	c.ring[c.head] = keptLine{}
 	c.head = (c.head + 1) % len(c.ring)
 	c.size--
+}
+
+// compact moves the kept lines' text to the start of the arena. The lines sit in the
+// arena in ring order, so each moves down, never over one not yet moved.
+func (c *logCollector) compact() {
+	at := 0
+	for i := range c.size {
+		l := &c.ring[(c.head+i)%len(c.ring)]
+		copy(c.text[at:], c.text[l.off:l.off+l.n])
+		l.off = at
+		at += l.n
+	}
+	c.text = c.text[:at]
 }
 
 // grepFilter keeps the lines that contain its text, case-insensitively; an empty
@@ -126,12 +164,16 @@ func isASCII(s string) bool {
 }
 
 // result returns the kept lines, oldest first; an empty log gives an empty slice.
-// The engine stamps stdout and stderr lines as each pipe delivers them, so its order
-// can be a little off between the two; sorting by the stamps fixes that.
+// Their texts share one string, made here. The engine stamps stdout and stderr lines
+// as each pipe delivers them, so its order can be a little off between the two;
+// sorting by the stamps fixes that.
 func (c *logCollector) result() []LogLine {
+	c.compact()
+	all := string(c.text)
 	out := make([]LogLine, 0, c.size)
 	for i := range c.size {
-		out = append(out, c.ring[(c.head+i)%len(c.ring)])
+		l := c.ring[(c.head+i)%len(c.ring)]
+		out = append(out, LogLine{Time: l.time, Stream: l.stream, Text: all[l.off : l.off+l.n]})
 	}
 	slices.SortStableFunc(out, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
 	return out

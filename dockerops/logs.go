@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
@@ -162,21 +161,30 @@ func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logC
 
 	col := newLogCollector(q.lines, q.grep)
 	col.maxBytes = q.maxBytes
-	if in.c.Config != nil && in.c.Config.Tty {
-		w := col.writer(streamTTY)
-		if _, err := io.Copy(w, rc); err != nil {
-			return nil, engineError(err)
-		}
-		w.flush()
-	} else {
-		stdout, stderr := col.writer(streamStdout), col.writer(streamStderr)
-		if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil {
-			return nil, engineError(err)
-		}
-		stdout.flush()
-		stderr.flush()
+	if err := col.read(rc, in.c.Config != nil && in.c.Config.Tty); err != nil {
+		return nil, engineError(err)
 	}
 	return col, nil
+}
+
+// read takes the log as the engine sends it: a TTY container's as one raw stream,
+// any other's multiplexed.
+func (c *logCollector) read(r io.Reader, tty bool) error {
+	if tty {
+		w := c.writer(streamTTY)
+		if _, err := io.Copy(w, r); err != nil {
+			return err
+		}
+		w.flush()
+		return nil
+	}
+	stdout, stderr := c.writer(streamStdout), c.writer(streamStderr)
+	if err := demux(r, stdout, stderr); err != nil {
+		return err
+	}
+	stdout.flush()
+	stderr.flush()
+	return nil
 }
 
 // notFound makes the engine's "no such container" match ErrNotFound.
