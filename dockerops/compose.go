@@ -27,6 +27,9 @@ type Compose struct {
 	once     sync.Once
 	detected []string
 	err      error
+
+	// views keeps what View read, while nothing it read changed (compose_view_cache.go).
+	views composeViews
 }
 
 // ComposeOption configures a Compose runner.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // composeView is a Compose file as Compose sees it: its services, and each service's
@@ -24,7 +25,30 @@ type composeView struct {
 
 // View reads the Compose file in dir: `config` and `config --hash '*'`, run at once.
 // pre are global options before the command (--project-directory, -f, --env-file).
+// A view read within composeViewTTL from the same files is reused (see composeViews).
 func (c *Compose) View(ctx context.Context, dir, project, dockerHost string, pre ...string) (composeView, error) {
+	argv, err := c.Command(ctx)
+	if err != nil {
+		return composeView{}, err
+	}
+	if dockerHost == "" {
+		dockerHost = c.dockerHost
+	}
+	// The key is taken before Compose runs: a file edited while it reads makes the
+	// next key differ from this one.
+	key := composeViewKey(argv, dir, project, dockerHost, pre)
+	if v, ok := c.views.get(key, time.Now()); ok {
+		return v, nil
+	}
+	v, err := c.readView(ctx, dir, project, dockerHost, pre...)
+	if err == nil {
+		c.views.put(key, v, time.Now())
+	}
+	return v, err
+}
+
+// readView runs Compose for View.
+func (c *Compose) readView(ctx context.Context, dir, project, dockerHost string, pre ...string) (composeView, error) {
 	var (
 		wg            sync.WaitGroup
 		v             composeView

@@ -64,7 +64,7 @@ func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 
 // newDeployEnvWith makes a deployEnv from a Compose template ({{name}} and {{image}}
 // replaced); with up, production is brought up and web and db are awaited healthy.
-func newDeployEnvWith(t *testing.T, ps projectMap, template string, up bool, opts ...Option) *deployEnv {
+func newDeployEnvWith(t testing.TB, ps projectMap, template string, up bool, opts ...Option) *deployEnv {
 	t.Helper()
 	cli := dockertest.Client(t)
 	image := dockertest.BuildAppImage(t)

@@ -256,10 +256,14 @@ func timeoutCause(c *container.InspectResponse, want expectation, base int, time
 
 // await polls a container until it is ready as want asks, has failed, or timeout
 // passes; r follows the last state seen. Without a health check a running container
-// must stay up, unchanged, for settleWindow (or what is left of the timeout).
+// must stay up, unchanged, for settleWindow (or what is left of the timeout). An event
+// of the container (containerChanges) makes it look at once, between two polls.
 func (s *Service) await(ctx context.Context, id string, want expectation, timeout time.Duration, r *ContainerResult) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// Subscribed before the first look: a change after it wakes the wait.
+	changed, stop := s.containerChanges(wctx, id)
+	defer stop()
 	tick := time.NewTicker(s.pollInterval)
 	defer tick.Stop()
 	window := min(settleWindow, timeout/4)
@@ -304,6 +308,7 @@ func (s *Service) await(ctx context.Context, id string, want expectation, timeou
 		}
 		select {
 		case <-tick.C:
+		case <-changed:
 		case <-wctx.Done():
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("waiting for the container: %w", err)
