@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -16,6 +17,10 @@ import (
 // DB is the state database.
 type DB struct {
 	db *sql.DB
+
+	// markUpdates is MarkUpdates' statement, prepared at its first use (updates_batch.go).
+	stmtMu      sync.Mutex
+	markUpdates *sql.Stmt
 }
 
 // FileName is the database's name inside the state directory.
@@ -196,7 +201,14 @@ func makePrivate(dir, path string) error {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	if db.markUpdates != nil {
+		db.markUpdates.Close()
+	}
+	db.stmtMu.Unlock()
+	return db.db.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
