@@ -19,13 +19,12 @@ import (
 type DB struct {
 	db *sql.DB
 
-	// markUpdates is MarkUpdates' statement, prepared at its first use (updates_batch.go);
-	// stmtMu guards it and ckpt.
+	// markUpdates is MarkUpdates' statement, prepared at its first use (updates_batch.go).
 	stmtMu      sync.Mutex
 	markUpdates *sql.Stmt
 
-	// ckpt copies the WAL into the database in the background (checkpoint.go); nil
-	// for a read-only look.
+	// ckpt copies the WAL into the database in the background (checkpoint.go); set
+	// by Open, nil for a read-only look.
 	ckpt *checkpointer
 }
 
@@ -210,6 +209,13 @@ func makePrivate(dir, path string) error {
 	return nil
 }
 
+// wrote wakes the checkpointer after a write to the WAL (checkpoint.go).
+func (db *DB) wrote() {
+	if db.ckpt != nil {
+		db.ckpt.wrote()
+	}
+}
+
 // Close closes the database.
 func (db *DB) Close() error {
 	db.stmtMu.Lock()
@@ -217,13 +223,12 @@ func (db *DB) Close() error {
 		db.markUpdates.Close()
 		db.markUpdates = nil
 	}
+	db.stmtMu.Unlock()
 	// The checkpointer's connection first: the last connection to close checkpoints
 	// the whole WAL and removes it, as it did with one connection.
 	if db.ckpt != nil {
 		db.ckpt.close()
-		db.ckpt = nil
 	}
-	db.stmtMu.Unlock()
 	return db.db.Close()
 }
 

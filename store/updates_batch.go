@@ -54,6 +54,7 @@ func (db *DB) MarkUpdates(ctx context.Context, ids []int64, at time.Time) ([]boo
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: mark %d updates: %w", len(ids), err)
 	}
+	db.wrote()
 	for i, id := range ids {
 		// The first of repeated ids takes the insert.
 		first[i] = inserted[id]
