@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -16,6 +18,14 @@ import (
 // DB is the state database.
 type DB struct {
 	db *sql.DB
+
+	// markUpdates is MarkUpdates' statement, prepared at its first use (updates_batch.go).
+	stmtMu      sync.Mutex
+	markUpdates *sql.Stmt
+
+	// ckpt copies the WAL into the database in the background (checkpoint.go); set
+	// by Open, nil for a read-only look.
+	ckpt *checkpointer
 }
 
 // FileName is the database's name inside the state directory.
@@ -154,7 +164,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	if err := makePrivate(dir, path); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -170,6 +180,10 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
+	}
+	if db.ckpt, err = startCheckpointer(ctx, path); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("store: open %s for checkpoints: %w", path, err)
 	}
 	return db, nil
 }
@@ -195,8 +209,28 @@ func makePrivate(dir, path string) error {
 	return nil
 }
 
+// wrote wakes the checkpointer after a write to the WAL (checkpoint.go).
+func (db *DB) wrote() {
+	if db.ckpt != nil {
+		db.ckpt.wrote()
+	}
+}
+
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	if db.markUpdates != nil {
+		db.markUpdates.Close()
+		db.markUpdates = nil
+	}
+	db.stmtMu.Unlock()
+	// The checkpointer's connection first: the last connection to close checkpoints
+	// the whole WAL and removes it, as it did with one connection.
+	if db.ckpt != nil {
+		db.ckpt.close()
+	}
+	return db.db.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }

@@ -15,6 +15,7 @@ func (db *DB) MarkUpdate(ctx context.Context, updateID int64, at time.Time) (boo
 	if err != nil {
 		return false, fmt.Errorf("store: mark update %d: %w", updateID, err)
 	}
+	db.wrote()
 	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("store: mark update %d: %w", updateID, err)

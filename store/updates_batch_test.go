@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -24,6 +25,11 @@ func TestMarkUpdatesInOneGo(t *testing.T) {
 		{"some seen before, one by MarkUpdate", []int64{3, 4, 7}, []bool{false, true, false}},
 		{"an id twice in one batch is new once", []int64{5, 5}, []bool{true, false}},
 		{"empty batch", nil, []bool{}},
+		// One prepared statement serves every size: a full group, then ids at the
+		// ends of int64, which must come back from SQLite's JSON exactly.
+		{"a full group", seq(1000, 256), trues(256)},
+		{"int64's ends", []int64{math.MaxInt64, math.MinInt64, -1, 0}, []bool{true, true, true, true}},
+		{"int64's ends again", []int64{math.MaxInt64, math.MinInt64}, []bool{false, false}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,11 +42,29 @@ func TestMarkUpdatesInOneGo(t *testing.T) {
 			}
 		})
 	}
-	// What a batch recorded, MarkUpdate sees.
-	if first, err := db.MarkUpdate(ctx, 4, now); err != nil || first {
-		t.Errorf("MarkUpdate(4) after the batch = %v, %v; want false, nil", first, err)
+	// What a batch recorded, MarkUpdate sees, with the batch's time.
+	for _, id := range []int64{4, 1255, math.MaxInt64} {
+		if first, err := db.MarkUpdate(ctx, id, now); err != nil || first {
+			t.Errorf("MarkUpdate(%d) after the batch = %v, %v; want false, nil", id, first, err)
+		}
+	}
+	if n, err := db.PruneUpdates(ctx, now); err != nil || n != 0 {
+		t.Errorf("PruneUpdates before the batches' time = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := db.PruneUpdates(ctx, now.Add(time.Nanosecond)); err != nil || n != 266 {
+		t.Errorf("PruneUpdates after the batches = %d, %v; want every id recorded (266), at the batches' time", n, err)
 	}
 }
+
+func seq(from int64, n int) []int64 {
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = from + int64(i)
+	}
+	return ids
+}
+
+func trues(n int) []bool { return slices.Repeat([]bool{true}, n) }
 
 func TestMarkUpdatesFailsWhole(t *testing.T) {
 	ctx := context.Background()
