@@ -2,6 +2,9 @@ package dockerops
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -75,6 +78,12 @@ func (c *pendingCache) invalidate(project string) {
 func (s *Service) pendingChanges(ctx context.Context, p *projects.Project) bool {
 	if s.pending == nil {
 		return false
+	}
+	if p.IsGit() {
+		if _, err := os.Stat(p.Workspace); errors.Is(err, fs.ErrNotExist) {
+			// No checkout yet: nothing was fetched, so nothing is known to be pending.
+			return false
+		}
 	}
 	changed, err := s.cachedPending(ctx, p)
 	if err != nil {
