@@ -3,9 +3,7 @@ package deployments
 import (
 	"context"
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/scar-dev/scar/bench/files/gentree"
 )
@@ -32,18 +30,12 @@ func BenchmarkPlan(b *testing.B) {
 	b.Run("unchanged-10k", func(b *testing.B) {
 		f := benchFixture(b)
 		f.deploy()
-		// A tree a plan runs on is seldom seconds old: let it be as old as a plan
-		// needs to cache what it reads (plancache.go).
-		time.Sleep(racyWindow)
 		b.ReportAllocs()
-		cpu := cpuTime()
 		for b.Loop() {
 			if p := f.plan(); !p.Empty() {
 				b.Fatalf("plan of an unchanged tree: %d added %d changed", len(p.Added), len(p.Changed))
 			}
 		}
-		// CPU time (user+system) an op: steadier than ns/op on a shared machine.
-		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("one-changed-10k", func(b *testing.B) {
 		f := benchFixture(b)
@@ -105,13 +97,4 @@ func deployOnce(b *testing.B, f *fixture) {
 	if err := d.Commit(ctx); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

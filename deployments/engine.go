@@ -69,8 +69,6 @@ type Engine struct {
 	// hook, when set by tests, runs at each named step of a deploy; a non-nil error
 	// fails the step as if the file system had.
 	hook func(step, rel string) error
-	// caches is what the last plan of each project read (plancache.go).
-	caches caches
 }
 
 // New returns an Engine.

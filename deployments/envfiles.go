@@ -37,5 +37,5 @@ func envDiffers(wsDir, prodDir *os.Root, name string, wfi fs.FileInfo) (bool, er
 		b, err2 := prodDir.Readlink(name)
 		return err1 != nil || err2 != nil || a != b, nil
 	}
-	return fileChanged(wsDir, prodDir, name, wfi, wfi.Mode()&permBits, pfi, false)
+	return fileChanged(wsDir, prodDir, name, wfi, wfi.Mode()&permBits, pfi)
 }

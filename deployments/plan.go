@@ -104,7 +104,6 @@ const setidBits = fs.ModeSetuid | fs.ModeSetgid
 // Plan compares the project's workspace with its production directory. Production
 // need not exist yet (everything is added). Nothing is written.
 func (e *Engine) Plan(ctx context.Context, p *projects.Project) (*Plan, error) {
-	start := time.Now() // before any stat: what is cached is judged against it
 	if !validName(p.Name) {
 		return nil, fmt.Errorf("plan: project name %q cannot name a directory", p.Name)
 	}
@@ -134,8 +133,7 @@ func (e *Engine) Plan(ctx context.Context, p *projects.Project) (*Plan, error) {
 
 	mf := &manifestFile{}
 	if prod != nil {
-		// Read only: the plan does not modify the manifest it is given.
-		if mf, err = e.planManifest(p.Name, start); err != nil {
+		if mf, err = e.loadManifestFile(p.Name); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 		}
 	}
@@ -143,12 +141,10 @@ func (e *Engine) Plan(ctx context.Context, p *projects.Project) (*Plan, error) {
 	if p.DeleteRemoved {
 		manifest = mf.Files
 	}
-	w := &walker{ws: ws, prod: prod, ex: ex, keepPaths: len(manifest) > 0, keepEnv: !p.DeployEnvFiles, stripSetuid: !p.DeploySetuid,
-		start: start, last: e.planCacheFor(p.Name, p.Workspace, p.Production)}
+	w := &walker{ws: ws, prod: prod, ex: ex, keepPaths: len(manifest) > 0, keepEnv: !p.DeployEnvFiles, stripSetuid: !p.DeploySetuid}
 	if err := w.run(ctx, e.workers); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 	}
-	e.storePlanCache(p.Name, &planCache{workspace: p.Workspace, production: p.Production, dirs: w.next})
 
 	plan := &Plan{Project: p.Name, Workspace: p.Workspace, Production: p.Production, stripSetid: !p.DeploySetuid}
 	plan.writes, plan.mkdirs, plan.touched, plan.replaced = w.writes, w.mkdirs, w.touched, w.replaced

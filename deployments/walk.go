@@ -11,7 +11,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"time"
 )
 
 // walker walks the workspace and, beside it, the same directories of production,
@@ -25,11 +24,6 @@ type walker struct {
 	// keepEnv leaves environment files out of the deploy (listing those that differ
 	// as kept); stripSetuid writes files without their setuid and setgid bits.
 	keepEnv, stripSetuid bool
-	// start is when the plan started; last is the last plan's cache (nil for none)
-	// and next the one this walk builds (plancache.go).
-	start time.Time
-	last  *planCache
-	next  map[string]*dirCache
 
 	mu          sync.Mutex
 	err         error
@@ -50,30 +44,16 @@ type dirResult struct {
 	kept, stripped          []string
 	paths                   []string
 	children                []dirJob
-	// last is the directory as the last plan read it (nil for none), cache as this
-	// walk reads it. unmoved are the files last.equal holds with the stats they still
-	// have: cache.equal gets them at the end, as last.equal itself when that is all.
-	last, cache *dirCache
-	unmoved     []string
 }
 
 type dirJob struct {
 	rel    string // "." for the root
 	inProd bool   // production has this directory
-	// key is the workspace directory's stat, taken before its names are read; keyOK
-	// is false when there is none.
-	key   statKey
-	keyOK bool
 }
 
 // run walks from the roots with at most n directories in flight.
 func (w *walker) run(ctx context.Context, n int) error {
 	w.paths = map[string]struct{}{}
-	w.next = map[string]*dirCache{}
-	root := dirJob{rel: ".", inProd: w.prod != nil}
-	if fi, err := w.ws.Lstat("."); err == nil {
-		root.key, root.keyOK = keyOf(fi)
-	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	var visit func(job dirJob)
@@ -96,7 +76,7 @@ func (w *walker) run(ctx context.Context, n int) error {
 		}
 	}
 	wg.Add(1)
-	visit(root)
+	visit(dirJob{rel: ".", inProd: w.prod != nil})
 	wg.Wait()
 	return w.err
 }
@@ -126,9 +106,6 @@ func (w *walker) merge(r *dirResult, err error) {
 	for _, p := range r.paths {
 		w.paths[p] = struct{}{}
 	}
-	if r.cache != nil {
-		w.next[r.cache.rel] = r.cache
-	}
 }
 
 // dir compares one workspace directory with its production counterpart.
@@ -148,23 +125,11 @@ func (w *walker) dir(ctx context.Context, job dirJob) (*dirResult, error) {
 		}
 		defer prodDir.Close()
 	}
-	res := &dirResult{}
-	if w.last != nil {
-		if res.last = w.last.dirs[job.rel]; res.last != nil {
-			res.unmoved = make([]string, 0, len(res.last.equal))
-		}
-	}
-	var names []string
-	if res.last != nil && res.last.namesKept && job.keyOK && res.last.key == job.key {
-		// Not a name added, removed or renamed since the last plan read them.
-		names = res.last.names
-	} else if names, err = readNames(wsDir); err != nil {
+	names, err := readNames(wsDir)
+	if err != nil {
 		return nil, fmt.Errorf("read workspace %s: %w", job.rel, err)
 	}
-	res.cache = &dirCache{rel: job.rel}
-	if job.keyOK && job.key.settled(w.start) {
-		res.cache.key, res.cache.names, res.cache.namesKept = job.key, names, true
-	}
+	res := &dirResult{}
 	for _, name := range names {
 		rel := name
 		if job.rel != "." {
@@ -174,7 +139,6 @@ func (w *walker) dir(ctx context.Context, job dirJob) (*dirResult, error) {
 			return nil, err
 		}
 	}
-	res.cache.keepUnmoved(res.last, res.unmoved)
 	return res, nil
 }
 
@@ -244,7 +208,7 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 	case kindDir:
 		switch e.prod {
 		case kindDir:
-			res.children = append(res.children, w.childJob(rel, true, fi))
+			res.children = append(res.children, dirJob{rel: rel, inProd: true})
 			return nil
 		case kindSymlink:
 			return refused(rel, "production has a symlink where the workspace has a directory; scar does not write through production symlinks")
@@ -252,7 +216,7 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 			res.replaced = append(res.replaced, rel)
 		}
 		res.mkdirs = append(res.mkdirs, e)
-		res.children = append(res.children, w.childJob(rel, false, fi))
+		res.children = append(res.children, dirJob{rel: rel})
 		return nil
 	case kindSymlink:
 		if e.prod == kindSymlink {
@@ -266,33 +230,12 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 		}
 	case kindFile:
 		if e.prod == kindFile {
-			keys, keysOK := fileKeys(fi, pfi)
-			// A file the last plan found equal whose stat moved on either side since,
-			// yet with the same size and mtime: edited in place, its mtime set back.
-			var was [2]statKey
-			recorded, recheck := false, false
-			if res.last != nil {
-				was, recorded = res.last.equal[name]
-				recheck = recorded && (!keysOK || was != keys)
-			}
-			changed, err := fileChanged(wsDir, prodDir, name, fi, e.mode&permBits, pfi, recheck)
+			changed, err := fileChanged(wsDir, prodDir, name, fi, e.mode&permBits, pfi)
 			if err != nil {
 				return fmt.Errorf("compare %s: %w", rel, err)
 			}
-			sameMtime := fi.ModTime().Equal(pfi.ModTime())
-			if !changed && sameMtime && keysOK && keys[0].settled(w.start) && keys[1].settled(w.start) {
-				if recorded && was == keys {
-					res.unmoved = append(res.unmoved, name)
-				} else {
-					res.cache.record(name, keys)
-				}
-			} else if recorded {
-				// Keep the old stats until the file is equal again: a later plan must
-				// not forget the edit once the mtime is set back.
-				res.cache.record(name, was)
-			}
 			if !changed {
-				if !sameMtime {
+				if !fi.ModTime().Equal(pfi.ModTime()) {
 					e.prodMtime = pfi.ModTime()
 					res.touched = append(res.touched, e)
 				}
@@ -308,21 +251,6 @@ func (w *walker) compare(wsDir, prodDir *os.Root, name, rel string, res *dirResu
 		res.stripped = append(res.stripped, rel)
 	}
 	return nil
-}
-
-// childJob is the job of a workspace subdirectory, fi its lstat.
-func (w *walker) childJob(rel string, inProd bool, fi fs.FileInfo) dirJob {
-	j := dirJob{rel: rel, inProd: inProd}
-	j.key, j.keyOK = keyOf(fi)
-	return j
-}
-
-// fileKeys returns the stat keys of a workspace file and its production counterpart.
-func fileKeys(wfi, pfi fs.FileInfo) (keys [2]statKey, ok bool) {
-	var okW, okP bool
-	keys[0], okW = keyOf(wfi)
-	keys[1], okP = keyOf(pfi)
-	return keys, okW && okP
 }
 
 // symlinkTarget reads a workspace symlink and refuses one that leaves the workspace:
@@ -348,13 +276,12 @@ func (w *walker) symlinkTarget(wsDir *os.Root, name, rel string) (string, error)
 }
 
 // fileChanged compares size and mode first (production's against mode, the one the
-// deploy would give the file), then mtime, and only when the mtimes differ (or recheck
-// says not to trust them) the bytes.
-func fileChanged(wsDir, prodDir *os.Root, name string, wfi fs.FileInfo, mode fs.FileMode, pfi fs.FileInfo, recheck bool) (bool, error) {
+// deploy would give the file), then mtime, and only when the mtimes differ the bytes.
+func fileChanged(wsDir, prodDir *os.Root, name string, wfi fs.FileInfo, mode fs.FileMode, pfi fs.FileInfo) (bool, error) {
 	if wfi.Size() != pfi.Size() || mode != pfi.Mode()&permBits {
 		return true, nil
 	}
-	if !recheck && wfi.ModTime().Equal(pfi.ModTime()) {
+	if wfi.ModTime().Equal(pfi.ModTime()) {
 		return false, nil
 	}
 	same, err := sameBytes(wsDir, prodDir, name)
