@@ -86,10 +86,16 @@ func newFaultProject(t *testing.T, prefix string) *faultProject {
 
 // run runs the Compose tool on production with the test's own engine.
 func (f *faultProject) run(ctx context.Context, args ...string) (string, error) {
+	return runCompose(ctx, f.compose, f.name, f.prod, args...)
+}
+
+// runCompose runs the Compose tool (compose: its command words) for project in dir,
+// for at most 2 minutes, and returns what it printed.
+func runCompose(ctx context.Context, compose []string, project, dir string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, f.compose[0], append(append(f.compose[1:], "-p", f.name), args...)...)
-	cmd.Dir = f.prod
+	cmd := exec.CommandContext(ctx, compose[0], append(append(compose[1:len(compose):len(compose)], "-p", project), args...)...)
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -19,7 +19,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,12 +130,7 @@ func newGitProject(t *testing.T, prefix string, repo *gittest.Repo, branch strin
 }
 
 func (g *gitProject) run(ctx context.Context, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, g.compose[0], append(append(g.compose[1:], "-p", g.name), args...)...)
-	cmd.Dir = g.prod
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return runCompose(ctx, g.compose, g.name, g.prod, args...)
 }
 
 // entry is the project's entry in a projects file: git, no workspace.
