@@ -132,10 +132,12 @@ func (b *Bot) followLogs(ctx context.Context, in *request, args []string) string
 	}
 	view := &followView{project: p.Name, container: container, containers: f.Containers, again: b.followRef(p.Name, container)}
 	live := b.newLiveMessage(in.chatID, view.render(b.followFooter()), followKeyboard(s.token), b.cfg.FollowInterval)
+	// Its time runs from now, not from when the goroutine below gets to run.
+	start := b.now()
 	b.background(func(ctx context.Context) {
 		defer release()
 		defer b.follows.remove(s)
-		why := b.pump(ctx, s, f, view, live)
+		why := b.pump(ctx, s, f, view, live, start)
 		f.Stop()
 		drainFollow(ctx, f)
 		live.finish(ctx, view.final(b, why))
@@ -146,8 +148,7 @@ func (b *Bot) followLogs(ctx context.Context, in *request, args []string) string
 // pump moves the follow's lines into the message until the follow ends, and returns
 // why it ended. The message is re-rendered on a tick rather than per line: a busy
 // container writes thousands of lines a second and the message shows 30.
-func (b *Bot) pump(ctx context.Context, s *chatFollow, f *dockerops.Follow, view *followView, live *liveMessage) string {
-	start := b.now()
+func (b *Bot) pump(ctx context.Context, s *chatFollow, f *dockerops.Follow, view *followView, live *liveMessage, start time.Time) string {
 	tick := time.NewTicker(max(b.cfg.FollowInterval/2, 10*time.Millisecond))
 	defer tick.Stop()
 	footer := b.followFooter()
