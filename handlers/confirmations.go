@@ -220,7 +220,6 @@ func (b *Bot) runRestart(p confirm.Pending, who dockerops.Actor) {
 			})
 		})
 		b.logPanic(ctx, "telegram: restart panicked", err, slog.String("project", p.Project))
-		live.finish(ctx, view.final(b, res, err))
 		outcome, detail := "ok", ""
 		switch {
 		case err != nil:
@@ -228,7 +227,9 @@ func (b *Bot) runRestart(p confirm.Pending, who dockerops.Actor) {
 		case !res.OK:
 			outcome, detail = "restart_failed", "some containers did not come back" // as REST audits it
 		}
+		// Recorded before the final message: whoever reads that can find the entry.
 		b.record(ctx, who, dockerops.OpRestart, p.Project, outcome, detail)
+		live.finish(ctx, view.final(b, res, err))
 	})
 }
 

@@ -353,8 +353,8 @@ func (b *Bot) runDeploy(p confirm.Pending, who dockerops.Actor) {
 				r.add("%s", errorText(p.Action, err))
 			}
 			r.add("%s", next(b.cmdRef("docker_status", p.Project)))
-			live.finish(ctx, r)
 			b.record(ctx, who, p.Action, p.Project, "error", clip(err.Error(), 300))
+			live.finish(ctx, r)
 			return
 		}
 		view.setCommit(d.Plan.Commit)

@@ -177,7 +177,6 @@ func (b *Bot) runStopStart(chatID int64, msgID int, op, project string, containe
 			})
 		})
 		b.logPanic(ctx, "telegram: "+op+" panicked", err, slog.String("project", project))
-		live.finish(ctx, view.final(b, res, err))
 		outcome, detail := "ok", strings.Join(containers, ",")
 		switch {
 		case err != nil:
@@ -185,7 +184,9 @@ func (b *Bot) runStopStart(chatID int64, msgID int, op, project string, containe
 		case !res.OK:
 			outcome, detail = op+"_failed", failedNames(res) // as REST audits it
 		}
+		// Recorded before the final message: whoever reads that can find the entry.
 		b.record(ctx, who, op, project, outcome, detail)
+		live.finish(ctx, view.final(b, res, err))
 	})
 }
 
