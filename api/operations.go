@@ -53,20 +53,12 @@ func handleStatus(ops Operations, audit *auditLog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		project := chi.URLParam(r, "project")
 		st, err := ops.Status(r.Context(), project)
+		audit.record(r, "status", project, err, "")
 		if err != nil {
-			audit.record(r, "status", project, err, "")
 			writeError(w, err)
 			return
 		}
-		// The audit entry is written while the answer is encoded; the handler ends,
-		// and with it the answer, only once the entry is in the store.
-		audited := make(chan struct{})
-		go func() {
-			defer close(audited)
-			audit.record(r, "status", project, nil, "")
-		}()
 		writeJSON(w, http.StatusOK, st)
-		<-audited
 	}
 }
 

@@ -230,11 +230,10 @@ func (s *Service) deployable(ctx context.Context, p *projects.Project, ms []*mem
 	return nil
 }
 
-// statusProblems is what status reports under "problems": dirProblems (DirProblems
-// of p) and the Compose project's.
-func (s *Service) statusProblems(ctx context.Context, p *projects.Project, dirProblems []*ProblemError, ms []*member) []string {
+// statusProblems is what status reports under "problems".
+func (s *Service) statusProblems(ctx context.Context, p *projects.Project, ms []*member) []string {
 	var out []string
-	for _, pe := range dirProblems {
+	for _, pe := range DirProblems(p) {
 		out = append(out, pe.Text)
 	}
 	pe, err := s.composeProblem(ctx, p, ms)

@@ -36,12 +36,8 @@ func (s *Service) Status(ctx context.Context, project string) (*ProjectStatus, e
 func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStatus, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// What does not need the engine is read while the engine answers: the cached
-	// pending_changes, the mutes in the state store, the directories' checks.
 	pending := make(chan bool, 1)
 	go func() { pending <- s.pendingChanges(pctx, p) }()
-	local := make(chan localStatus, 1)
-	go func() { local <- s.localStatus(pctx, p) }()
 
 	ms, err := s.members(ctx, p)
 	if err != nil {
@@ -51,7 +47,6 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 	if err != nil {
 		return nil, fmt.Errorf("status of %s: %w", p.Name, err)
 	}
-	loc := <-local
 	now := s.now()
 	st := &ProjectStatus{
 		Project:        p.Name,
@@ -60,29 +55,14 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 		ComposeProject: p.ComposeProject,
 		Containers:     make([]ContainerStatus, len(ms)),
 		PendingChanges: <-pending,
-		Problems:       s.statusProblems(ctx, p, loc.dirProblems, ms),
+		Problems:       s.statusProblems(ctx, p, ms),
 		CheckedAt:      now,
-		MutedUntil:     loc.mutedUntil,
-	}
-	if !loc.mutedUntil.After(now) {
-		// The mute ended while the engine answered.
-		st.MutedUntil = time.Time{}
+		MutedUntil:     s.mutedUntil(ctx, p.Name, now),
 	}
 	for i, m := range ms {
 		st.Containers[i] = containerStatus(m, infos[i], now)
 	}
 	return st, nil
-}
-
-// localStatus is the part of a status read from scar's own state and the disk, not
-// from the engine.
-type localStatus struct {
-	mutedUntil  time.Time
-	dirProblems []*ProblemError
-}
-
-func (s *Service) localStatus(ctx context.Context, p *projects.Project) localStatus {
-	return localStatus{mutedUntil: s.mutedUntil(ctx, p.Name, s.now()), dirProblems: DirProblems(p)}
 }
 
 // inspectAll inspects the found members concurrently. A container removed since
