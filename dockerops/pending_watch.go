@@ -37,6 +37,17 @@ type treeWatch struct {
 	// failed: watching was impossible; the project is served under the time bound.
 	failed bool
 	cancel context.CancelFunc
+	// changes counts the events seen under the trees since the watch began: two
+	// equal counts around a file plan, taken after a barrier, mean the trees did
+	// not change in between (see plan_memo.go).
+	changes uint64
+	// barrier is the watch's own directory, outside the trees, on the same inotify
+	// instance: a file made there is seen after every event that happened before it
+	// (the kernel queues one instance's events in order). barrierSent numbers the
+	// files made, barrierSeen the newest seen, barrierWake is closed when it moves.
+	barrier                  string
+	barrierSent, barrierSeen uint64
+	barrierWake              chan struct{}
 }
 
 // watching tells whether the project's trees are watched under key (not yet, or not
@@ -55,7 +66,7 @@ func (s *Service) watching(p *projects.Project, key string) bool {
 			return false // shutting down
 		}
 		ctx, cancel := context.WithCancel(s.watch.ctx)
-		w = &treeWatch{key: key, cancel: cancel}
+		w = &treeWatch{key: key, cancel: cancel, barrierWake: make(chan struct{})}
 		c.watches[p.Name] = w
 		s.watch.wg.Go(func() { s.watchTrees(ctx, w, p) })
 	}
@@ -72,6 +83,16 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 		return
 	}
 	defer fw.Close()
+	barrier, err := os.MkdirTemp("", "scar-watch-")
+	if err != nil {
+		s.watchFailed(w, p, fmt.Errorf("make the watch's barrier directory: %w", err))
+		return
+	}
+	defer os.RemoveAll(barrier)
+	if err := fw.Add(barrier); err != nil {
+		s.watchFailed(w, p, fmt.Errorf("watch %s: %w", barrier, err))
+		return
+	}
 	roots := []string{p.Workspace, p.Production}
 	addAll := func() error {
 		for _, root := range roots {
@@ -87,7 +108,7 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 	}
 	c := s.pendingCache
 	c.mu.Lock()
-	w.ready = true
+	w.ready, w.barrier = true, barrier
 	c.mu.Unlock()
 	// The answer cached so far came from a comparison that started before the
 	// watch: compare again now, so that one that the watch keeps valid is ready.
@@ -106,6 +127,12 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 			if !ok {
 				return
 			}
+			if filepath.Dir(ev.Name) == barrier {
+				if ev.Has(fsnotify.Create) {
+					w.passBarrier(c, ev.Name)
+				}
+				continue
+			}
 			if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && (ev.Name == p.Workspace || ev.Name == p.Production) {
 				c.invalidate(p.Name)
 				s.watchFailed(w, p, fmt.Errorf("%s was moved or removed", ev.Name))
@@ -122,7 +149,7 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 					}
 				}
 			}
-			c.invalidate(p.Name)
+			c.changed(p.Name, w)
 			debounce.Reset(pendingDebounce)
 		case err, ok := <-fw.Errors:
 			if !ok {
@@ -141,7 +168,7 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 				s.watchFailed(w, p, err)
 				return
 			}
-			c.invalidate(p.Name)
+			c.changed(p.Name, w)
 			debounce.Reset(pendingDebounce)
 		case <-debounce.C:
 			s.recomputePending(p, w.key, true)
