@@ -148,6 +148,20 @@ func TestFilePlanIsReusedOnlyWhileNothingChanged(t *testing.T) {
 		})
 	}
 
+	t.Run("kept for a minute at most", func(t *testing.T) {
+		clock := &stepClock{}
+		e.svc.pendingNow = clock.now
+		before := e.plan()
+		clock.advance(planMemoMaxAge - time.Second)
+		if e.plan() != before {
+			t.Fatal("a plan younger than a minute was not reused")
+		}
+		clock.advance(time.Second)
+		if e.plan() == before {
+			t.Fatal("a plan a minute old was reused")
+		}
+	})
+
 	t.Run("another exclude", func(t *testing.T) {
 		before := e.plan()
 		e.p.Exclude = []string{"new/"}
