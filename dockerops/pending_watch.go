@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/projects"
 )
 
@@ -96,7 +98,7 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 	roots := []string{p.Workspace, p.Production}
 	addAll := func() error {
 		for _, root := range roots {
-			if err := watchTree(fw, root); err != nil {
+			if err := watchTree(fw, root, root); err != nil {
 				return err
 			}
 		}
@@ -133,6 +135,12 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 				}
 				continue
 			}
+			root, inside := rootOf(ev.Name, roots)
+			if inside && alwaysExcluded(root, ev.Name) {
+				// Under .git or another path no deploy reads (a fetch writes .git
+				// on every plan of a git project): no change to the plan.
+				continue
+			}
 			if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && (ev.Name == p.Workspace || ev.Name == p.Production) {
 				c.invalidate(p.Name)
 				s.watchFailed(w, p, fmt.Errorf("%s was moved or removed", ev.Name))
@@ -142,7 +150,10 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 				// A new directory is watched, and what was made in it before it was
 				// is covered by the invalidation below, which comes after.
 				if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-					if err := watchTree(fw, ev.Name); err != nil {
+					if !inside {
+						root = ev.Name
+					}
+					if err := watchTree(fw, root, ev.Name); err != nil {
 						c.invalidate(p.Name)
 						s.watchFailed(w, p, err)
 						return
@@ -178,11 +189,12 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 	}
 }
 
-// watchTree adds root and every directory under it to fw.
-func watchTree(fw *fsnotify.Watcher, root string) error {
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// watchTree adds dir and every directory under it to fw, but for those no deploy
+// reads (alwaysExcluded); dir is root or under it.
+func watchTree(fw *fsnotify.Watcher, root, dir string) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path != root && errors.Is(err, fs.ErrNotExist) {
+			if path != dir && errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while walked: its removal is an event
 			}
 			return err
@@ -190,15 +202,48 @@ func watchTree(fw *fsnotify.Watcher, root string) error {
 		if !d.IsDir() {
 			return nil
 		}
-		if err := fw.Add(path); err != nil && (path == root || !errors.Is(err, fs.ErrNotExist)) {
+		if path != root && alwaysExcluded(root, path) {
+			return filepath.SkipDir
+		}
+		if err := fw.Add(path); err != nil && (path == dir || !errors.Is(err, fs.ErrNotExist)) {
 			return err
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", root, err)
+		return fmt.Errorf("watch %s: %w", dir, err)
 	}
 	return nil
+}
+
+// defaultExcludes matches what no deploy ever reads (deployments.DefaultExcludes).
+var defaultExcludes = func() *deployments.Matcher {
+	m, err := deployments.NewMatcher(deployments.DefaultExcludes)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// alwaysExcluded tells whether path, under root, is one no deploy reads whatever the
+// project's excludes say (.git, __pycache__, *.pyc): changes there change no plan.
+func alwaysExcluded(root, path string) bool {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == "." {
+		return false
+	}
+	return defaultExcludes.Excluded(filepath.ToSlash(rel), false)
+}
+
+// rootOf returns the root of roots that path is, or is under; inside is false when
+// it is under none (the event then counts as a change).
+func rootOf(path string, roots []string) (root string, inside bool) {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) {
+			return r, true
+		}
+	}
+	return "", false
 }
 
 // watchFailed puts the project under the time bound for good (until its directories

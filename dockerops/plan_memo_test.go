@@ -148,6 +148,20 @@ func TestFilePlanIsReusedOnlyWhileNothingChanged(t *testing.T) {
 		})
 	}
 
+	t.Run("a write under .git changes no plan", func(t *testing.T) {
+		before := e.plan()
+		writeFile(t, e.ws(".git/FETCH_HEAD"), "abc\n")
+		writeFile(t, e.ws("d8/__pycache__/m.cpython-311.pyc"), "bytecode")
+		if e.plan() != before {
+			t.Fatal("a plan was made afresh after writes only under .git and __pycache__")
+		}
+		writeFile(t, e.ws(".git/FETCH_HEAD"), "def\n") // under a directory made since
+		writeFile(t, e.ws("d8/f8.txt"), "and a file a deploy reads\n")
+		if after := e.plan(); after == before || !slices.Contains(after.Changed, "d8/f8.txt") {
+			t.Fatalf("plan after a file a deploy reads was written (reused: %v): changed %v", after == before, after.Changed)
+		}
+	})
+
 	t.Run("kept for a minute at most", func(t *testing.T) {
 		clock := &stepClock{}
 		e.svc.pendingNow = clock.now
