@@ -177,7 +177,7 @@ func (s *Service) plan(ctx context.Context, p *projects.Project) (*fullPlan, err
 		msErr error
 	)
 	wg.Go(func() { ms, msErr = s.deployMembers(ctx, p) })
-	files, err := s.files.Plan(ctx, p)
+	files, err := s.filePlan(ctx, p)
 	wg.Wait()
 	if err != nil {
 		if errors.Is(err, deployments.ErrRefused) {

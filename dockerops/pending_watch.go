@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/projects"
 )
 
@@ -37,6 +39,17 @@ type treeWatch struct {
 	// failed: watching was impossible; the project is served under the time bound.
 	failed bool
 	cancel context.CancelFunc
+	// changes counts the events seen under the trees since the watch began: two
+	// equal counts around a file plan, taken after a barrier, mean the trees did
+	// not change in between (see plan_memo.go).
+	changes uint64
+	// barrier is the watch's own directory, outside the trees, on the same inotify
+	// instance: a file made there is seen after every event that happened before it
+	// (the kernel queues one instance's events in order). barrierSent numbers the
+	// files made, barrierSeen the newest seen, barrierWake is closed when it moves.
+	barrier                  string
+	barrierSent, barrierSeen uint64
+	barrierWake              chan struct{}
 }
 
 // watching tells whether the project's trees are watched under key (not yet, or not
@@ -55,7 +68,7 @@ func (s *Service) watching(p *projects.Project, key string) bool {
 			return false // shutting down
 		}
 		ctx, cancel := context.WithCancel(s.watch.ctx)
-		w = &treeWatch{key: key, cancel: cancel}
+		w = &treeWatch{key: key, cancel: cancel, barrierWake: make(chan struct{})}
 		c.watches[p.Name] = w
 		s.watch.wg.Go(func() { s.watchTrees(ctx, w, p) })
 	}
@@ -72,10 +85,20 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 		return
 	}
 	defer fw.Close()
+	barrier, err := os.MkdirTemp("", "scar-watch-")
+	if err != nil {
+		s.watchFailed(w, p, fmt.Errorf("make the watch's barrier directory: %w", err))
+		return
+	}
+	defer os.RemoveAll(barrier)
+	if err := fw.Add(barrier); err != nil {
+		s.watchFailed(w, p, fmt.Errorf("watch %s: %w", barrier, err))
+		return
+	}
 	roots := []string{p.Workspace, p.Production}
 	addAll := func() error {
 		for _, root := range roots {
-			if err := watchTree(fw, root); err != nil {
+			if err := watchTree(fw, root, root); err != nil {
 				return err
 			}
 		}
@@ -87,7 +110,7 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 	}
 	c := s.pendingCache
 	c.mu.Lock()
-	w.ready = true
+	w.ready, w.barrier = true, barrier
 	c.mu.Unlock()
 	// The answer cached so far came from a comparison that started before the
 	// watch: compare again now, so that one that the watch keeps valid is ready.
@@ -106,6 +129,18 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 			if !ok {
 				return
 			}
+			if filepath.Dir(ev.Name) == barrier {
+				if ev.Has(fsnotify.Create) {
+					w.passBarrier(c, ev.Name)
+				}
+				continue
+			}
+			root, inside := rootOf(ev.Name, roots)
+			if inside && alwaysExcluded(root, ev.Name) {
+				// Under .git or another path no deploy reads (a fetch writes .git
+				// on every plan of a git project): no change to the plan.
+				continue
+			}
 			if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && (ev.Name == p.Workspace || ev.Name == p.Production) {
 				c.invalidate(p.Name)
 				s.watchFailed(w, p, fmt.Errorf("%s was moved or removed", ev.Name))
@@ -115,14 +150,17 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 				// A new directory is watched, and what was made in it before it was
 				// is covered by the invalidation below, which comes after.
 				if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-					if err := watchTree(fw, ev.Name); err != nil {
+					if !inside {
+						root = ev.Name
+					}
+					if err := watchTree(fw, root, ev.Name); err != nil {
 						c.invalidate(p.Name)
 						s.watchFailed(w, p, err)
 						return
 					}
 				}
 			}
-			c.invalidate(p.Name)
+			c.changed(p.Name, w)
 			debounce.Reset(pendingDebounce)
 		case err, ok := <-fw.Errors:
 			if !ok {
@@ -141,7 +179,7 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 				s.watchFailed(w, p, err)
 				return
 			}
-			c.invalidate(p.Name)
+			c.changed(p.Name, w)
 			debounce.Reset(pendingDebounce)
 		case <-debounce.C:
 			s.recomputePending(p, w.key, true)
@@ -151,11 +189,12 @@ func (s *Service) watchTrees(ctx context.Context, w *treeWatch, p *projects.Proj
 	}
 }
 
-// watchTree adds root and every directory under it to fw.
-func watchTree(fw *fsnotify.Watcher, root string) error {
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// watchTree adds dir and every directory under it to fw, but for those no deploy
+// reads (alwaysExcluded); dir is root or under it.
+func watchTree(fw *fsnotify.Watcher, root, dir string) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path != root && errors.Is(err, fs.ErrNotExist) {
+			if path != dir && errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while walked: its removal is an event
 			}
 			return err
@@ -163,15 +202,48 @@ func watchTree(fw *fsnotify.Watcher, root string) error {
 		if !d.IsDir() {
 			return nil
 		}
-		if err := fw.Add(path); err != nil && (path == root || !errors.Is(err, fs.ErrNotExist)) {
+		if path != root && alwaysExcluded(root, path) {
+			return filepath.SkipDir
+		}
+		if err := fw.Add(path); err != nil && (path == dir || !errors.Is(err, fs.ErrNotExist)) {
 			return err
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", root, err)
+		return fmt.Errorf("watch %s: %w", dir, err)
 	}
 	return nil
+}
+
+// defaultExcludes matches what no deploy ever reads (deployments.DefaultExcludes).
+var defaultExcludes = func() *deployments.Matcher {
+	m, err := deployments.NewMatcher(deployments.DefaultExcludes)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// alwaysExcluded tells whether path, under root, is one no deploy reads whatever the
+// project's excludes say (.git, __pycache__, *.pyc): changes there change no plan.
+func alwaysExcluded(root, path string) bool {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == "." {
+		return false
+	}
+	return defaultExcludes.Excluded(filepath.ToSlash(rel), false)
+}
+
+// rootOf returns the root of roots that path is, or is under; inside is false when
+// it is under none (the event then counts as a change).
+func rootOf(path string, roots []string) (root string, inside bool) {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) {
+			return r, true
+		}
+	}
+	return "", false
 }
 
 // watchFailed puts the project under the time bound for good (until its directories

@@ -58,6 +58,8 @@ type Service struct {
 	// Deploys (see WithDeploys); nil when deploys are not configured.
 	builder Builder
 	files   *deployments.Engine
+	// planMemo keeps each project's last file plan while its trees are unchanged.
+	planMemo planMemo
 	// git checks out git projects' commits (WithGitSource); nil when none.
 	git *gitsource.Source
 	// pushes are the git projects' push queues (git_push.go).

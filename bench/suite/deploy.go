@@ -97,7 +97,7 @@ func (s *suite) planRows() error {
 	}
 	scar := median(res[0])
 	s.t.timeRow(fmt.Sprintf("deploy plan, %d files unchanged, via REST (dry run)", s.opts.treeFiles), scar, cs[1].name, median(res[1]),
-		"≤ 0.5 s and ≤ 1.0×", func(r float64) bool { return r <= 1 && scar <= 500*time.Millisecond })
+		"≤ 0.5 s and ≤ 0.3×", func(r float64) bool { return r <= 0.3 && scar <= 500*time.Millisecond })
 	return nil
 }
 
