@@ -158,6 +158,7 @@ func v1Routes(d Deps) chi.Router {
 	r.Use(requireToken(d.Tokens, audit))
 	r.Use(limitInFlight(newTokenLimiter(d.MaxInFlightPerToken)))
 	r.Get("/projects", handleProjects(d.Projects, audit))                                                                         // list projects
+	r.Get("/overview", handleOverview(d.Ops, audit))                                                                              // every project of every host at a glance (overview.go)
 	r.Get("/projects/{project}/status", handleStatus(d.Ops, audit))                                                               // status as JSON
 	r.Get("/projects/{project}/logs", handleLogs(d.Ops, d.Follows, d.FollowMax, d.EventsKeepAlive, d.Stop, audit, d.MaxLogBytes)) // logs, JSON or text/plain; ?follow=true streams new lines (logs_follow.go)
 	r.Get("/projects/{project}/stats", handleStats(d.Ops, audit))                                                                 // CPU, memory, network, block I/O and PIDs per container

@@ -10,7 +10,10 @@ import (
 // another host's project with this host's engine would report and restart the wrong
 // containers.
 func WithDockerHost(host string) Option {
-	return func(s *Service) { s.projects = sameHost{ProjectSource: s.projects, host: host} }
+	return func(s *Service) {
+		s.projects = sameHost{ProjectSource: s.projects, host: host}
+		s.dockerHost = host
+	}
 }
 
 // sameHost refuses projects of another Docker host.

@@ -20,6 +20,8 @@ const (
 	// OpRecover holds a project whose interrupted deploy is being undone at start and
 	// waits for Docker to come back.
 	OpRecover = "recovering"
+	// OpOverview times the overview of every project.
+	OpOverview = "overview"
 )
 
 // Locks holds one lock per project for the operations that change it (restart,

@@ -69,21 +69,30 @@ func (m *member) composeName(name string) bool {
 // the containers list that the label did not cover (plain containers, or ones that
 // are missing), by name. Entries that match nothing are returned as not found.
 func (s *Service) members(ctx context.Context, p *projects.Project) ([]*member, error) {
+	return resolveMembers(ctx, p, engineMembers{s})
+}
+
+// memberSource finds containers for resolveMembers: the Engine (engineMembers), or a
+// list of a host's containers already read (listMembers, for the overview).
+type memberSource interface {
+	// labelled returns the containers Compose made for project (see composeMembers).
+	labelled(ctx context.Context, project string) ([]*member, error)
+	// named returns the containers with one of names.
+	named(ctx context.Context, names []string) ([]*member, error)
+}
+
+func resolveMembers(ctx context.Context, p *projects.Project, src memberSource) ([]*member, error) {
 	var found []*member
 	unmatched := p.Containers
 	if p.ComposeProject != "" {
-		items, err := s.list(ctx, composeMembers(p.ComposeProject))
+		labelled, err := src.labelled(ctx, p.ComposeProject)
 		if err != nil {
-			return nil, fmt.Errorf("list containers of compose project %s: %w", p.ComposeProject, err)
-		}
-		labelled := make([]*member, 0, len(items))
-		for i := range items {
-			labelled = append(labelled, newMember(&items[i]))
+			return nil, err
 		}
 		found, unmatched = pick(labelled, p.Containers, p.DetectsByLabel())
 	}
 	if len(unmatched) > 0 {
-		byName, err := s.byName(ctx, unmatched)
+		byName, err := src.named(ctx, unmatched)
 		if err != nil {
 			return nil, err
 		}
@@ -96,6 +105,24 @@ func (s *Service) members(ctx context.Context, p *projects.Project) ([]*member, 
 	found = order(found, p.Containers)
 	markPrimary(found, p.PrimaryContainer)
 	return found, nil
+}
+
+type engineMembers struct{ s *Service }
+
+func (e engineMembers) labelled(ctx context.Context, project string) ([]*member, error) {
+	items, err := e.s.list(ctx, composeMembers(project))
+	if err != nil {
+		return nil, fmt.Errorf("list containers of compose project %s: %w", project, err)
+	}
+	out := make([]*member, 0, len(items))
+	for i := range items {
+		out = append(out, newMember(&items[i]))
+	}
+	return out, nil
+}
+
+func (e engineMembers) named(ctx context.Context, names []string) ([]*member, error) {
+	return e.s.byName(ctx, names)
 }
 
 // deployMembers is members plus, for a Compose project whose containers list names

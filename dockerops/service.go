@@ -54,6 +54,12 @@ type Service struct {
 	pollInterval time.Duration
 	// mutes, when set, tells status which projects' alerts are muted (WithMutes).
 	mutes MuteReader
+	// incidents, when set, gives the overview each project's open incidents.
+	incidents IncidentReader
+	// dockerHost names the Docker host the Service serves (WithDockerHost).
+	dockerHost string
+	// lister lists every project, for the overview; nil when the source cannot.
+	lister ProjectLister
 
 	// Deploys (see WithDeploys); nil when deploys are not configured.
 	builder Builder
@@ -116,9 +122,11 @@ func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	lister, _ := projects.(ProjectLister)
 	s := &Service{
 		docker:        docker,
 		projects:      projects,
+		lister:        lister,
 		metrics:       m,
 		logger:        logger,
 		now:           time.Now,

@@ -61,6 +61,7 @@ func actor(u telego.User, chatID int64) dockerops.Actor {
 // commands lists every command in /help's order.
 var commands = []commandSpec{
 	{name: "docker_status", args: "[project]", help: "containers, health, uptime and ports"},
+	{name: "docker_overview", help: "every project at a glance: running, down, unhealthy, open incidents, undeployed changes"},
 	{name: "docker_logs", args: "[project] [lines]", help: "last lines of the primary container (default 50); /docker_logs [project] [container] follow shows new lines live for 10 minutes"},
 	{name: "docker_stats", args: "[project]", help: "CPU, memory, network, disk I/O and PIDs of each container"},
 	{name: "docker_restart", args: "[project]", help: "restart the project's containers (asks first)", write: true},
@@ -202,6 +203,8 @@ func (b *Bot) run(ctx context.Context, in *request) string {
 		return b.logs(ctx, in)
 	case "docker_stats":
 		return b.stats(ctx, in)
+	case "docker_overview":
+		return b.overview(ctx, in)
 	case "docker_restart":
 		return b.askRestart(ctx, in)
 	case "docker_stop":

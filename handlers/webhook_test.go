@@ -35,7 +35,7 @@ func TestStartRegistersMenuAndWebhook(t *testing.T) {
 	for _, m := range menu {
 		names = append(names, m.Command)
 	}
-	want := "docker_status docker_logs docker_stats docker_restart docker_stop docker_start docker_deploy docker_promote docker_rollback docker_history docker_audit docker_alerts docker_mute docker_unmute docker_projects help"
+	want := "docker_status docker_overview docker_logs docker_stats docker_restart docker_stop docker_start docker_deploy docker_promote docker_rollback docker_history docker_audit docker_alerts docker_mute docker_unmute docker_projects help"
 	if strings.Join(names, " ") != want {
 		t.Errorf("menu = %v, want %s", names, want)
 	}

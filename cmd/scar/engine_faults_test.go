@@ -305,7 +305,7 @@ func TestFaultHostileWorkspaceOverREST(t *testing.T) {
 }
 
 // TestFaultEndpointAllowlist runs scar's whole operation set — readyz, scar check,
-// status, logs, restart, stop and start of a Compose project and a plain container, deploys that
+// status, logs, the overview, restart, stop and start of a Compose project and a plain container, deploys that
 // restart, rebuild and change the Compose file, rollbacks, and a failing deploy of
 // each with its automatic rollback — through a proxy that enforces the allowlists of
 // README.md's Hardening section: scar's own calls (User-Agent scar) against scar's
@@ -358,6 +358,18 @@ func TestFaultEndpointAllowlist(t *testing.T) {
 			if resp, v := s.call(t, "POST", api+"/"+op, ""); resp.StatusCode != 200 || v["ok"] != true {
 				t.Fatalf("%s of %s: %d %v", op, name, resp.StatusCode, v)
 			}
+		}
+	}
+
+	resp, ov := s.call(t, "GET", "/api/v1/overview", "")
+	projectsOf, _ := ov["projects"].([]any)
+	if resp.StatusCode != 200 || len(projectsOf) != 2 {
+		t.Fatalf("overview: %d %v", resp.StatusCode, ov)
+	}
+	for _, po := range projectsOf {
+		po, _ := po.(map[string]any)
+		if po["error"] != nil || po["expected"] == float64(0) || po["running"] != po["expected"] {
+			t.Errorf("overview of %v: %v, want every container running", po["project"], po)
 		}
 	}
 

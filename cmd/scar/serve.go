@@ -77,6 +77,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 		dockerops.WithPendingChanges(pendingChanges(files)),
 		dockerops.WithDockerHost(docker.DaemonHost()),
 		dockerops.WithMutes(db),
+		dockerops.WithIncidents(db),
 		dockerops.WithGitSource(gitsource.New(gitsource.Config{
 			Root: projects.CheckoutsDir(cfg.StateDir), Environ: cfg.environ, Timeout: cfg.GitTimeout,
 		})),
