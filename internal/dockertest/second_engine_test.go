@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,6 @@ func networkNames(t *testing.T, cli *client.Client) string {
 			names = append(names, n.Name+"="+n.ID)
 		}
 	}
+	slices.Sort(names) // the engine lists them in no fixed order
 	return strings.Join(names, ",")
 }
