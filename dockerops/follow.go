@@ -157,7 +157,7 @@ func (s *Service) followTail(ctx context.Context, m *member, q logQuery, from ti
 	if in.State == nil {
 		return nil, nil, nil, fmt.Errorf("inspect %s: the engine sent no state", m.name)
 	}
-	col, err := s.collectLogs(ctx, m.summary.ID, q)
+	col, _, err := s.collectLogs(ctx, m.summary.ID, q)
 	if err != nil {
 		return nil, nil, nil, err
 	}

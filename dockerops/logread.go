@@ -166,7 +166,9 @@ func isASCII(s string) bool {
 // result returns the kept lines, oldest first; an empty log gives an empty slice.
 // Their texts share one string, made here. The engine stamps stdout and stderr lines
 // as each pipe delivers them, so its order can be a little off between the two;
-// sorting by the stamps fixes that.
+// sorting by the stamps fixes that. The engine mostly sends them in order already,
+// and a stable sort of lines in order leaves them as they are, so the sort, which
+// moves every line, is made only when a line is older than the one before it.
 func (c *logCollector) result() []LogLine {
 	c.compact()
 	all := string(c.text)
@@ -175,7 +177,10 @@ func (c *logCollector) result() []LogLine {
 		l := c.ring[(c.head+i)%len(c.ring)]
 		out = append(out, LogLine{Time: l.time, Stream: l.stream, Text: all[l.off : l.off+l.n]})
 	}
-	slices.SortStableFunc(out, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+	byTime := func(a, b LogLine) int { return a.Time.Compare(b.Time) }
+	if !slices.IsSortedFunc(out, byTime) {
+		slices.SortStableFunc(out, byTime)
+	}
 	return out
 }
 

@@ -85,3 +85,63 @@ func keepLines(texts []string, n int, grep string, maxBytes int) ([]string, bool
 	}
 	return kept, truncated
 }
+
+// TestLogCollectorOrdersByStamp: lines come out oldest first by their stamps, a line
+// the engine sent late put back in its place, and lines with the same stamp in the
+// order the engine sent them; lines already in order stay as they are.
+func TestLogCollectorOrdersByStamp(t *testing.T) {
+	stamp := func(s int) string { return fmt.Sprintf("2025-06-01T12:00:%02dZ", s) }
+	tests := []struct {
+		name string
+		sent []string // "<second> <text>", as the engine sent them
+		want []string
+	}{
+		{"in order", []string{"1 a", "2 b", "2 c", "3 d"}, []string{"a", "b", "c", "d"}},
+		{"one late", []string{"1 a", "3 c", "2 b", "4 d"}, []string{"a", "b", "c", "d"}},
+		{"same stamps keep the order sent", []string{"2 x", "1 a", "2 y", "2 z", "1 b"}, []string{"a", "b", "x", "y", "z"}},
+		{"reversed", []string{"5 e", "4 d", "3 c", "2 b", "1 a"}, []string{"a", "b", "c", "d", "e"}},
+		// Past the dozen lines a sort takes by insertion, which is stable anyway.
+		{"many same stamps", manyStamped(), slices.Concat(numbered("a", 30), numbered("b", 30))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newLogCollector(100, "")
+			out, errs := c.writer(streamStdout), c.writer(streamStderr)
+			for i, l := range tc.sent {
+				var s int
+				var text string
+				fmt.Sscanf(l, "%d %s", &s, &text)
+				w := out
+				if i%2 == 1 {
+					w = errs
+				}
+				fmt.Fprintf(w, "%s %s\n", stamp(s), text)
+			}
+			var got []string
+			for _, l := range c.result() {
+				got = append(got, l.Text)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("sent %q: got %q, want %q", tc.sent, got, tc.want)
+			}
+		})
+	}
+}
+
+// manyStamped is 60 lines sent with stamps 2 and 1 in turn: b00 a00 b01 a01 ...
+func manyStamped() []string {
+	var out []string
+	for i := range 30 {
+		out = append(out, fmt.Sprintf("2 b%02d", i), fmt.Sprintf("1 a%02d", i))
+	}
+	return out
+}
+
+// numbered is prefix00, prefix01, ... n of them.
+func numbered(prefix string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("%s%02d", prefix, i))
+	}
+	return out
+}

@@ -49,22 +49,43 @@ func (s *Service) logs(ctx context.Context, p *projects.Project, req LogsRequest
 	if err != nil {
 		return nil, err
 	}
+	// The engine's logs call for the container this request resolved to last time
+	// starts now, while the members are listed; its lines are used only when the
+	// list resolves the request to that same container (logs_early.go).
+	key := logTargetKey{project: p.Name, name: req.Container}
+	early := s.startEarlyLogs(ctx, key, q)
+	m, err := s.resolveLogTarget(ctx, p, req.Container)
+	if err != nil {
+		early.drop()
+		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
+	}
+	var col *logCollector
+	if early.of(m.summary.ID) {
+		col, err = early.wait()
+	} else {
+		early.drop()
+		var tty bool
+		if col, tty, err = s.collectLogs(ctx, m.summary.ID, q); err == nil {
+			s.logTargets.remember(key, knownTarget{id: m.summary.ID, tty: tty})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %s: %w", p.Name, m.name, err)
+	}
+	return &LogsResult{Project: p.Name, Container: m.name, Lines: col.result(), Truncated: col.truncated}, nil
+}
+
+// resolveLogTarget is the member of p that a logs request naming name (the primary
+// when "") reads: only a project's own containers' logs are ever read for it.
+func (s *Service) resolveLogTarget(ctx context.Context, p *projects.Project, name string) (*member, error) {
 	ms, err := s.members(ctx, p)
 	if err == nil {
 		err = s.requireMembers(ctx, p, ms)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
+		return nil, err
 	}
-	m, err := logTarget(ms, req.Container)
-	if err != nil {
-		return nil, fmt.Errorf("logs of %s: %w", p.Name, err)
-	}
-	col, err := s.collectLogs(ctx, m.summary.ID, q)
-	if err != nil {
-		return nil, fmt.Errorf("logs of %s: %s: %w", p.Name, m.name, err)
-	}
-	return &LogsResult{Project: p.Name, Container: m.name, Lines: col.result(), Truncated: col.truncated}, nil
+	return logTarget(ms, name)
 }
 
 func parseLogsRequest(req LogsRequest, now time.Time) (logQuery, error) {
@@ -119,7 +140,7 @@ func logTarget(ms []*member, name string) (*member, error) {
 
 // readLogs returns the lines collectLogs kept.
 func (s *Service) readLogs(ctx context.Context, id string, q logQuery) ([]LogLine, error) {
-	col, err := s.collectLogs(ctx, id, q)
+	col, _, err := s.collectLogs(ctx, id, q)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +148,9 @@ func (s *Service) readLogs(ctx context.Context, id string, q logQuery) ([]LogLin
 }
 
 // collectLogs asks the engine for the log and, at the same time, inspects the
-// container: a TTY container's log is one raw stream, any other's is multiplexed.
-func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logCollector, error) {
+// container: a TTY container's log is one raw stream, any other's is multiplexed. It
+// also returns whether the container has a TTY.
+func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logCollector, bool, error) {
 	type inspected struct {
 		c   *container.InspectResponse
 		err error
@@ -139,6 +161,33 @@ func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logC
 		tty <- inspected{c, err}
 	}()
 
+	rc, err := s.docker.ContainerLogs(ctx, id, logsOptions(q))
+	in := <-tty
+	if err != nil {
+		return nil, false, notFound(engineError(err))
+	}
+	defer rc.Close()
+	if in.err != nil {
+		return nil, false, notFound(in.err)
+	}
+	isTTY := in.c.Config != nil && in.c.Config.Tty
+	col, err := readLogStream(rc, isTTY, q)
+	return col, isTTY, err
+}
+
+// collectKnownLogs is collectLogs of a container known to have a TTY or not: the
+// logs call alone.
+func (s *Service) collectKnownLogs(ctx context.Context, id string, tty bool, q logQuery) (*logCollector, error) {
+	rc, err := s.docker.ContainerLogs(ctx, id, logsOptions(q))
+	if err != nil {
+		return nil, notFound(engineError(err))
+	}
+	defer rc.Close()
+	return readLogStream(rc, tty, q)
+}
+
+// logsOptions is the engine's logs call for q.
+func logsOptions(q logQuery) client.ContainerLogsOptions {
 	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: strconv.Itoa(q.lines)}
 	if q.grep != "" {
 		opts.Tail = strconv.Itoa(grepScanLines)
@@ -149,19 +198,14 @@ func (s *Service) collectLogs(ctx context.Context, id string, q logQuery) (*logC
 	if !q.until.IsZero() {
 		opts.Until = fmt.Sprintf("%d.%09d", q.until.Unix(), q.until.Nanosecond())
 	}
-	rc, err := s.docker.ContainerLogs(ctx, id, opts)
-	in := <-tty
-	if err != nil {
-		return nil, notFound(engineError(err))
-	}
-	defer rc.Close()
-	if in.err != nil {
-		return nil, notFound(in.err)
-	}
+	return opts
+}
 
+// readLogStream keeps what q asks for of the engine's logs answer r.
+func readLogStream(r io.Reader, tty bool, q logQuery) (*logCollector, error) {
 	col := newLogCollector(q.lines, q.grep)
 	col.maxBytes = q.maxBytes
-	if err := col.read(rc, in.c.Config != nil && in.c.Config.Tty); err != nil {
+	if err := col.read(r, tty); err != nil {
 		return nil, engineError(err)
 	}
 	return col, nil

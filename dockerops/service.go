@@ -91,6 +91,8 @@ type Service struct {
 	// 0 means the defaults.
 	followBuffer int
 	followStall  time.Duration
+	// logTargets are the containers logs requests last resolved to (logs_early.go).
+	logTargets logTargets
 }
 
 // Option configures a Service.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,10 +100,32 @@ func (e *rawEngine) status(ctx context.Context, project string, want int) error 
 	})
 }
 
-// logs reads a container's last n lines, both streams, with timestamps.
+// logs reads a container's last n lines, both streams, with timestamps, and checks
+// that it got n lines: it splits the engine's multiplexed answer into its frames (an
+// 8-byte header: the stream, 1 or 2, and the frame's size) and counts the lines in
+// them, the least a client does to know what it got, as scar's side of the row counts
+// the lines of its answer.
 func (e *rawEngine) logs(ctx context.Context, container string, n int) error {
-	_, err := e.call(ctx, http.MethodGet, fmt.Sprintf("/containers/%s/logs?stdout=1&stderr=1&timestamps=1&tail=%d", container, n))
-	return err
+	body, err := e.call(ctx, http.MethodGet, fmt.Sprintf("/containers/%s/logs?stdout=1&stderr=1&timestamps=1&tail=%d", container, n))
+	if err != nil {
+		return err
+	}
+	lines := 0
+	for len(body) > 0 {
+		if len(body) < 8 || (body[0] != 1 && body[0] != 2) {
+			return fmt.Errorf("raw logs: a frame header %q is not one of stdout or stderr", body[:min(len(body), 8)])
+		}
+		size := int(binary.BigEndian.Uint32(body[4:8]))
+		if len(body) < 8+size {
+			return fmt.Errorf("raw logs: a frame of %d bytes has %d", size, len(body)-8)
+		}
+		lines += bytes.Count(body[8:8+size], []byte{'\n'})
+		body = body[8+size:]
+	}
+	if lines != n {
+		return fmt.Errorf("raw logs: %d lines, want %d", lines, n)
+	}
+	return nil
 }
 
 // restart restarts the containers concurrently, as the engine's API allows, and
