@@ -57,6 +57,27 @@ const composeTemplate = `services:
       VERSION: db
 `
 
+// deployParts opens what a Service with deploys needs: the store in dbDir, the file
+// engine on stateDir, and an engine client; each is closed when the test ends.
+func deployParts(t testing.TB, dbDir, stateDir string) (*store.DB, *deployments.Engine, *client.Client) {
+	t.Helper()
+	db, err := store.Open(context.Background(), dbDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fe, err := deployments.New(deployments.Config{StateDir: stateDir, Journal: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := NewClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	return db, fe, engine
+}
+
 func newDeployEnv(t *testing.T, ps projectMap) *deployEnv {
 	t.Helper()
 	return newDeployEnvWith(t, ps, composeTemplate, true)
@@ -96,20 +117,7 @@ func newDeployEnvWith(t testing.TB, ps projectMap, template string, up bool, opt
 	}
 	ps[name] = p
 	dbDir, stateDir := t.TempDir(), t.TempDir()
-	db, err := store.Open(context.Background(), dbDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fe, err := deployments.New(deployments.Config{StateDir: stateDir, Journal: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := NewClient("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close() })
+	db, fe, engine := deployParts(t, dbDir, stateDir)
 	e := &deployEnv{t: t, cli: cli, reg: prometheus.NewRegistry(), db: db, p: p, image: image, dbDir: dbDir, stateDir: stateDir,
 		compose: NewCompose(strings.Join(dockertest.ComposeCommand(), " "))}
 	e.svc = New(engine, ps, metrics.New(e.reg, "test"), nil, append([]Option{WithPollInterval(100 * time.Millisecond),

@@ -19,7 +19,6 @@ import (
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
-	"github.com/scar-dev/scar/store"
 )
 
 // memoEnv is a Service with deploys configured over a plain project of files, for the
@@ -37,20 +36,7 @@ func newMemoEnv(t testing.TB, fill func(root string), opts ...Option) *memoEnv {
 	fill(prod)
 	sameTimes(t, ws, prod)
 	p := &projects.Project{Name: "memo", Workspace: ws, Production: prod, Rebuild: projects.RebuildAuto}
-	db, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fe, err := deployments.New(deployments.Config{StateDir: stateDir, Journal: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := NewClient("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close() })
+	db, fe, engine := deployParts(t, t.TempDir(), stateDir)
 	svc := New(engine, projectMap{p.Name: p}, metrics.New(prometheus.NewRegistry(), "test"), nil,
 		append([]Option{WithDeploys(engine, fe, db, NewCompose(""))}, opts...)...)
 	t.Cleanup(func() { svc.Shutdown(context.Background()) })
