@@ -11,11 +11,9 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scar-dev/scar/deployments"
 	"github.com/scar-dev/scar/internal/dockertest"
 	"github.com/scar-dev/scar/metrics"
 	"github.com/scar-dev/scar/projects"
-	"github.com/scar-dev/scar/store"
 )
 
 // TestPlainBuildHonoursDockerignore (issue 12 defect 4): a plain container's image is
@@ -66,20 +64,7 @@ func TestPlainBuildHonoursDockerignore(t *testing.T) {
 
 	p := &projects.Project{Name: name, Workspace: ws, Production: prod, Containers: []string{name}, PrimaryContainer: name,
 		Rebuild: projects.RebuildAuto, HealthTimeout: 30 * time.Second}
-	db, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fe, err := deployments.New(deployments.Config{StateDir: t.TempDir(), Journal: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := NewClient("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { engine.Close() })
+	db, fe, engine := deployParts(t, t.TempDir(), t.TempDir())
 	e := &deployEnv{t: t, cli: cli, db: db, p: p, image: base, svc: New(engine, projectMap{name: p}, metrics.New(prometheus.NewRegistry(), "test"), nil,
 		WithPollInterval(100*time.Millisecond), WithDeploys(engine, fe, db, NewCompose("")))}
 
