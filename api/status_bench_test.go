@@ -103,3 +103,19 @@ func BenchmarkStatusREST(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkOverviewREST is GET /api/v1/overview of the same project of 10 healthy
+// containers beside GET …/status of it: the overview is one list call a host.
+func BenchmarkOverviewREST(b *testing.B) {
+	dir := b.TempDir()
+	for _, d := range []string{"ws", "prod"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := newBenchServed(b, "benchov", filepath.Join(dir, "ws"), filepath.Join(dir, "prod"), func(int, *dockertest.ContainerSpec) {},
+		func(db *store.DB) []dockerops.Option { return []dockerops.Option{dockerops.WithMutes(db), dockerops.WithIncidents(db)} })
+	hc := &http.Client{}
+	b.Run("overview", func(b *testing.B) { benchLoop(b, func() { s.get(b, hc, "/api/v1/overview", 200) }) })
+	b.Run("status", func(b *testing.B) { benchLoop(b, func() { s.get(b, hc, "/api/v1/projects/app/status", 1000) }) })
+}
