@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,7 +42,7 @@ type options struct {
 	webhookDuration           time.Duration
 	latencyDuration           time.Duration
 	filesFsync                bool
-	webhookRate               float64
+	webhookRates              []float64
 	only                      string
 	hold                      bool
 
@@ -79,7 +80,7 @@ type suite struct {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	var o options
+	o := options{webhookRates: []float64{1000, 5000}}
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	fs.StringVar(&o.root, "root", ".", "the repository")
 	fs.StringVar(&o.dir, "dir", "", "working directory (required; run.sh makes and removes it)")
@@ -93,9 +94,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.webhookConns, "webhook-conns", 100, "connections of the webhook load")
 	fs.DurationVar(&o.webhookDuration, "webhook-duration", 20*time.Second, "length of each webhook load run")
 	fs.IntVar(&o.webhookRuns, "webhook-runs", 2, "saturation runs of each side")
-	fs.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "length of the webhook latency run of each side (at -webhook-rate)")
+	fs.DurationVar(&o.latencyDuration, "latency-duration", 10*time.Second, "length of the webhook latency run of each side (at each -webhook-rate)")
 	fs.BoolVar(&o.filesFsync, "files-fsync", false, "bench/files also against rsync -a --fsync (about a minute more)")
-	fs.Float64Var(&o.webhookRate, "webhook-rate", 5000, "updates per second of the latency run")
+	fs.Func("webhook-rate", "updates per second of the latency runs, comma-separated (default 1000,5000)", func(v string) error {
+		o.webhookRates = nil
+		for f := range strings.SplitSeq(v, ",") {
+			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || r <= 0 {
+				return fmt.Errorf("rate %q: want a positive number", f)
+			}
+			o.webhookRates = append(o.webhookRates, r)
+		}
+		return nil
+	})
 	fs.StringVar(&o.only, "only", "", "comma-separated sections to run (status,logs,follow,stats,plan,restart,deploy,push,files,webhook,alerts); empty: all")
 	fs.StringVar(&o.scarNoWatch, "scar-nowatch", "", "scar as it was before the event watcher (the idle CPU row's peer); empty: left out")
 	fs.IntVar(&o.alertDeaths, "alert-deaths", 200, "containers that die one by one in the alert latency row")
