@@ -114,7 +114,9 @@ func BenchmarkOverviewREST(b *testing.B) {
 		}
 	}
 	s := newBenchServed(b, "benchov", filepath.Join(dir, "ws"), filepath.Join(dir, "prod"), func(int, *dockertest.ContainerSpec) {},
-		func(db *store.DB) []dockerops.Option { return []dockerops.Option{dockerops.WithMutes(db), dockerops.WithIncidents(db)} })
+		func(db *store.DB) []dockerops.Option {
+			return []dockerops.Option{dockerops.WithMutes(db), dockerops.WithIncidents(db)}
+		})
 	hc := &http.Client{}
 	b.Run("overview", func(b *testing.B) { benchLoop(b, func() { s.get(b, hc, "/api/v1/overview", 200) }) })
 	b.Run("status", func(b *testing.B) { benchLoop(b, func() { s.get(b, hc, "/api/v1/projects/app/status", 1000) }) })
