@@ -3,7 +3,6 @@ package dockerops
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -96,10 +95,13 @@ type leanInspect struct {
 	Image        string
 	RestartCount int
 	State        *container.State
-	HostConfig   *struct {
-		RestartPolicy container.RestartPolicy
-		Memory        int64
-	}
+	HostConfig   *leanHostConfig
+}
+
+// leanHostConfig is the part of HostConfig that condition() weighs.
+type leanHostConfig struct {
+	RestartPolicy container.RestartPolicy
+	Memory        int64
 }
 
 // response is the inspect as status and stats read it: only ID, Image,
@@ -145,7 +147,7 @@ func (l *leanInspector) inspect(ctx context.Context, id string) (*container.Insp
 		return nil, false
 	}
 	var li leanInspect
-	if err := json.Unmarshal(buf.Bytes(), &li); err != nil {
+	if err := decodeLean(buf.Bytes(), &li); err != nil {
 		return nil, false
 	}
 	return li.response(), true
