@@ -85,6 +85,7 @@ func newBackground() *background {
 func (s *Service) Shutdown(ctx context.Context) {
 	// Last, so that a bake a finishing deploy starts is ended too.
 	defer s.stopBakes()
+	defer s.lean.close()
 	s.pushes.close()
 	s.stopWatches()
 	s.stopRecovery()

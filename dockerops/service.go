@@ -33,7 +33,10 @@ type PendingFunc func(ctx context.Context, p *projects.Project) (bool, error)
 
 // Service runs the operations on projects' containers.
 type Service struct {
-	docker   Engine
+	docker Engine
+	// lean makes the inspects of status and stats (inspect_lean.go); nil when docker
+	// is not the client library's client.
+	lean     *leanInspector
 	projects ProjectSource
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
@@ -127,6 +130,7 @@ func New(docker Engine, projects ProjectSource, m *metrics.Metrics, logger *slog
 	lister, _ := projects.(ProjectLister)
 	s := &Service{
 		docker:        docker,
+		lean:          newLeanInspector(docker),
 		projects:      projects,
 		lister:        lister,
 		metrics:       m,

@@ -66,7 +66,8 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 }
 
 // inspectAll inspects the found members concurrently. A container removed since
-// the list call has a nil result, as one that was never found.
+// the list call has a nil result, as one that was never found. The results carry
+// only what status and stats read (see leanInspect.response).
 func (s *Service) inspectAll(ctx context.Context, ms []*member) ([]*container.InspectResponse, error) {
 	out := make([]*container.InspectResponse, len(ms))
 	errs := make([]error, len(ms))
@@ -80,6 +81,10 @@ func (s *Service) inspectAll(ctx context.Context, ms []*member) ([]*container.In
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			if c, ok := s.lean.inspect(ctx, m.summary.ID); ok {
+				out[i] = c
+				return
+			}
 			c, err := s.inspect(ctx, m.summary.ID)
 			if err != nil && !isNotFound(err) {
 				errs[i] = fmt.Errorf("inspect %s: %w", m.name, err)

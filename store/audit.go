@@ -35,6 +35,9 @@ type AuditEntry struct {
 // audit_follows_deployment (migration 3).
 const deploymentOutcome = `(SELECT CASE status WHEN 'success' THEN 'ok' ELSE status END FROM deployments WHERE id = ? AND status != 'running')`
 
+const recordAuditSQL = `INSERT INTO audit(at, who, source, action, project, outcome, detail, deployment_id)
+	VALUES (?, ?, ?, ?, ?, COALESCE(` + deploymentOutcome + `, ?), ?, ?)`
+
 // RecordAudit appends an entry; a zero At is set to now and the detail is clipped to
 // MaxAuditDetail. An entry with a DeploymentID whose deployment has already finished
 // takes the deployment's outcome; one still running is updated when it finishes.
@@ -42,10 +45,10 @@ func (db *DB) RecordAudit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	_, err := db.db.ExecContext(ctx,
-		`INSERT INTO audit(at, who, source, action, project, outcome, detail, deployment_id)
-		 VALUES (?, ?, ?, ?, ?, COALESCE(`+deploymentOutcome+`, ?), ?, ?)`,
-		e.At.UnixNano(), e.Who, e.Source, e.Action, e.Project, e.DeploymentID, e.Outcome, ClipDetail(e.Detail), e.DeploymentID)
+	stmt, err := db.prepared(ctx, recordAuditSQL)
+	if err == nil {
+		_, err = stmt.ExecContext(ctx, e.At.UnixNano(), e.Who, e.Source, e.Action, e.Project, e.DeploymentID, e.Outcome, ClipDetail(e.Detail), e.DeploymentID)
+	}
 	if err != nil {
 		return fmt.Errorf("store: record audit: %w", err)
 	}

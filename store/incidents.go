@@ -227,10 +227,11 @@ func (db *DB) WatchCursor(ctx context.Context, host string) (at time.Time, seen 
 
 // SetWatchCursor records where the event watcher of a Docker host is.
 func (db *DB) SetWatchCursor(ctx context.Context, host string, at time.Time, seen []string) error {
-	_, err := db.db.ExecContext(ctx,
-		`INSERT INTO watch_cursor(host, at, seen) VALUES (?, ?, ?)
-		ON CONFLICT(host) DO UPDATE SET at = excluded.at, seen = excluded.seen`,
-		host, at.UnixNano(), strings.Join(seen, "\n"))
+	stmt, err := db.prepared(ctx, `INSERT INTO watch_cursor(host, at, seen) VALUES (?, ?, ?)
+		ON CONFLICT(host) DO UPDATE SET at = excluded.at, seen = excluded.seen`)
+	if err == nil {
+		_, err = stmt.ExecContext(ctx, host, at.UnixNano(), strings.Join(seen, "\n"))
+	}
 	if err != nil {
 		return fmt.Errorf("store: set watch cursor of host %q: %w", host, err)
 	}

@@ -44,7 +44,11 @@ func (db *DB) Unmute(ctx context.Context, project string, now time.Time) (bool, 
 
 // Mutes returns the mutes in force at now, by project.
 func (db *DB) Mutes(ctx context.Context, now time.Time) (map[string]Mute, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT project, until, who FROM mutes WHERE until > ?`, now.UnixNano())
+	stmt, err := db.prepared(ctx, `SELECT project, until, who FROM mutes WHERE until > ?`)
+	if err != nil {
+		return nil, fmt.Errorf("store: mutes: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, now.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("store: mutes: %w", err)
 	}

@@ -22,6 +22,8 @@ type DB struct {
 	// markUpdates is MarkUpdates' statement, prepared at its first use (updates_batch.go).
 	stmtMu      sync.Mutex
 	markUpdates *sql.Stmt
+	// prep keeps the other statements run on every request, prepared (prepared.go).
+	prep preparedStmts
 
 	// ckpt copies the WAL into the database in the background (checkpoint.go); set
 	// by Open, nil for a read-only look.
@@ -224,6 +226,7 @@ func (db *DB) Close() error {
 		db.markUpdates = nil
 	}
 	db.stmtMu.Unlock()
+	db.prep.close()
 	// The checkpointer's connection first: the last connection to close checkpoints
 	// the whole WAL and removes it, as it did with one connection.
 	if db.ckpt != nil {
