@@ -101,7 +101,8 @@ func (s *suite) statusRows() error {
 		return err
 	}
 	scar := median(res[0])
-	s.t.timeRow("status, 10 containers, via REST", scar, cs[1].name, median(res[1]), "≤ 1.5×", func(r float64) bool { return r <= 1.5 })
+	// Issue #18: within 1.2× of the raw calls a status cannot avoid.
+	s.t.timeRow("status, 10 containers, via REST", scar, cs[1].name, median(res[1]), "≤ 1.2×", func(r float64) bool { return r <= 1.2 })
 	s.t.timeRow("", scar, cs[2].name, median(res[2]), "", nil)
 	s.t.timeRow("", scar, cs[3].name, median(res[3]), "faster (< 1)", func(r float64) bool { return r < 1 })
 
@@ -170,7 +171,8 @@ func (s *suite) logsRows() error {
 	}
 	scar := median(res[0])
 	s.t.timeRow("logs, 1000 lines, via REST", scar, cs[1].name, median(res[1]), "faster (< 1)", func(r float64) bool { return r < 1 })
-	s.t.timeRow("", scar, cs[2].name, median(res[2]), "", nil)
+	// Issue #18: within 1.3× of the engine's own logs call.
+	s.t.timeRow("", scar, cs[2].name, median(res[2]), "≤ 1.3×", func(r float64) bool { return r <= 1.3 })
 	return nil
 }
 
