@@ -69,6 +69,8 @@ type Service struct {
 	files   *deployments.Engine
 	// planMemo keeps each project's last file plan while its trees are unchanged.
 	planMemo planMemo
+	// statusIDs are the container ids of each project's last status (status_early.go).
+	statusIDs statusIDs
 	// git checks out git projects' commits (WithGitSource); nil when none.
 	git *gitsource.Source
 	// pushes are the git projects' push queues (git_push.go).

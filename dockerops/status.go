@@ -39,14 +39,17 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 	pending := make(chan bool, 1)
 	go func() { pending <- s.pendingChanges(pctx, p) }()
 
+	early := s.startEarlyInspects(ctx, s.statusIDs.get(p.Name))
+	defer early.drop()
 	ms, err := s.members(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("status of %s: %w", p.Name, err)
 	}
-	infos, err := s.inspectAll(ctx, ms)
+	infos, err := s.inspectMembers(ctx, ms, early)
 	if err != nil {
 		return nil, fmt.Errorf("status of %s: %w", p.Name, err)
 	}
+	s.statusIDs.set(p.Name, ms)
 	now := s.now()
 	st := &ProjectStatus{
 		Project:        p.Name,
@@ -69,6 +72,12 @@ func (s *Service) status(ctx context.Context, p *projects.Project) (*ProjectStat
 // the list call has a nil result, as one that was never found. The results carry
 // only what status and stats read (see leanInspect.response).
 func (s *Service) inspectAll(ctx context.Context, ms []*member) ([]*container.InspectResponse, error) {
+	return s.inspectMembers(ctx, ms, nil)
+}
+
+// inspectMembers is inspectAll taking, for a member, the inspect early started for
+// its container id when there is one (see status_early.go).
+func (s *Service) inspectMembers(ctx context.Context, ms []*member, early *earlyInspects) ([]*container.InspectResponse, error) {
 	out := make([]*container.InspectResponse, len(ms))
 	errs := make([]error, len(ms))
 	sem := make(chan struct{}, maxConcurrentInspects)
@@ -77,20 +86,16 @@ func (s *Service) inspectAll(ctx context.Context, ms []*member) ([]*container.In
 		if !m.found() {
 			continue
 		}
+		if c, err, ok := early.result(m.summary.ID); ok {
+			out[i], errs[i] = c, wrapInspect(m, err)
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if c, ok := s.lean.inspect(ctx, m.summary.ID); ok {
-				out[i] = c
-				return
-			}
-			c, err := s.inspect(ctx, m.summary.ID)
-			if err != nil && !isNotFound(err) {
-				errs[i] = fmt.Errorf("inspect %s: %w", m.name, err)
-				return
-			}
-			out[i] = c
+			c, err := s.inspectOne(ctx, m.summary.ID)
+			out[i], errs[i] = c, wrapInspect(m, err)
 		}()
 	}
 	wg.Wait()
@@ -100,6 +105,26 @@ func (s *Service) inspectAll(ctx context.Context, ms []*member) ([]*container.In
 		}
 	}
 	return out, nil
+}
+
+// inspectOne inspects a container lean, else through the client; a container that
+// is gone has a nil result and no error.
+func (s *Service) inspectOne(ctx context.Context, id string) (*container.InspectResponse, error) {
+	if c, ok := s.lean.inspect(ctx, id); ok {
+		return c, nil
+	}
+	c, err := s.inspect(ctx, id)
+	if err != nil && isNotFound(err) {
+		return nil, nil
+	}
+	return c, err
+}
+
+func wrapInspect(m *member, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("inspect %s: %w", m.name, err)
 }
 
 func (s *Service) inspect(ctx context.Context, id string) (*container.InspectResponse, error) {
