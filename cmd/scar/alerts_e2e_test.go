@@ -246,13 +246,30 @@ func TestAlertDiedReachesTelegramWithinASecond(t *testing.T) {
 		name, pf := labelledProject(t, "aloom")
 		api := telegramfake.New(t)
 		startAlertServe(t, api, pf)
-		_, cname := runService(t, cli, name, "hog", 1, dockertest.ContainerSpec{
+		id, cname := runService(t, cli, name, "hog", 1, dockertest.ContainerSpec{
 			Env: []string{"ALLOCATE_MIB=32"}, MemoryMiB: 28, Healthcheck: noHealthcheck})
 		// The engine may report the die before the oom: the alert may be sent as died
 		// first and then edited into an OOM one.
-		ms := waitAlerts(t, api, 30*time.Second, "the oom alert", func(ms []*alertMessage) bool {
+		oom := func(ms []*alertMessage) bool {
 			return len(ms) > 0 && strings.Contains(ms[0].text, cname+" — OOM: OOM killed (memory limit 28 MiB)")
-		})
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !oom(alertMessages(api)) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		ms := alertMessages(api)
+		if !oom(ms) {
+			// Engine 20.10 on cgroup v1 sometimes records no OOM at all (no oom event,
+			// State.OOMKilled false; see dockerops' oomNote): scar can only say what
+			// the engine says, a death with code 137. Seen once in CI under load.
+			if dockertest.Inspect(t, cli, id).State.OOMKilled {
+				t.Fatalf("the engine says OOM killed, the alerts do not:\n%s", describeAlerts(ms))
+			}
+			if len(ms) == 0 || !strings.Contains(ms[0].text, cname+" — died: exited with code 137") {
+				t.Fatalf("the engine recorded no OOM, and no died alert says code 137:\n%s", describeAlerts(ms))
+			}
+			t.Logf("the engine recorded no OOM for %s; the alert says what it did record: died with code 137", cname)
+		}
 		if len(ms) != 1 {
 			t.Errorf("%d alert messages, want 1:\n%s", len(ms), describeAlerts(ms))
 		}
