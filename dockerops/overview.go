@@ -82,9 +82,14 @@ func (s *Service) overview(ctx context.Context) (*Overview, error) {
 	var wg sync.WaitGroup
 	open := map[string]int{}
 	wg.Go(func() { open = s.openIncidents(ctx) })
+	// A project this scar cannot serve (another Docker host's) is only named, with
+	// why: its trees are neither compared nor watched.
+	refused := make([]error, len(all))
 	pending := make([]bool, len(all))
 	for i, p := range all {
-		wg.Go(func() { pending[i] = s.pendingChanges(ctx, p) })
+		if _, refused[i] = s.projects.Resolve(p.Name); refused[i] == nil {
+			wg.Go(func() { pending[i] = s.pendingChanges(ctx, p) })
+		}
 	}
 
 	hctx, cancel := context.WithTimeout(ctx, overviewHostTimeout)
@@ -105,8 +110,8 @@ func (s *Service) overview(ctx context.Context) (*Overview, error) {
 	for i, p := range all {
 		po := ProjectOverview{Project: p.Name, Host: host, Down: []string{}, Unhealthy: []string{},
 			OpenIncidents: open[p.Name], PendingChanges: pending[i]}
-		if _, rerr := s.projects.Resolve(p.Name); rerr != nil {
-			po.Error = rerr.Error() // another Docker host's project
+		if refused[i] != nil {
+			po.Error = refused[i].Error()
 		} else if err != nil {
 			po.Error = h.Error
 		} else {
